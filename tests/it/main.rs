@@ -1,1 +1,5 @@
-//! Cross-crate integration scenarios.
+//! Cross-crate integration scenarios, including the interop tests against the reference peers.
+
+#![allow(unreachable_pub, dead_code)]
+
+mod support;
