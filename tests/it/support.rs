@@ -15,7 +15,9 @@ pub(crate) fn peer_env(var: &str) -> Option<String> {
             panic!("{var} is not set although the reference peers were started (PEERWIRE_PEERS=1)")
         }
         _ => {
-            eprintln!("skipped: {var} is not set; run `cargo xtask test` to start the reference peers");
+            eprintln!(
+                "skipped: {var} is not set; run `cargo xtask test` to start the reference peers"
+            );
             None
         }
     }
