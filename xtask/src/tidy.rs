@@ -114,18 +114,18 @@ fn check_layering(
             ));
             continue;
         }
-        if let Some(allowed) = allowed {
-            if !allowed.contains(&dep_name) {
-                let kind = dep["kind"].as_str().unwrap_or("normal");
-                problems.push(format!(
-                    "`{name}` depends on `{dep_name}` ({kind}), outside its layer (allowed: {})",
-                    if allowed.is_empty() {
-                        "no workspace crate".to_owned()
-                    } else {
-                        allowed.join(", ")
-                    }
-                ));
-            }
+        if let Some(allowed) = allowed
+            && !allowed.contains(&dep_name)
+        {
+            let kind = dep["kind"].as_str().unwrap_or("normal");
+            let allowed = if allowed.is_empty() {
+                "no workspace crate".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            problems.push(format!(
+                "`{name}` depends on `{dep_name}` ({kind}), outside its layer (allowed: {allowed})"
+            ));
         }
     }
 }
@@ -150,10 +150,10 @@ fn check_metadata(name: &str, package: &Value, problems: &mut Vec<String>) {
         }
     }
     if let Some(dir) = manifest_dir(package) {
-        if let Some(readme) = package["readme"].as_str() {
-            if !dir.join(readme).is_file() {
-                problems.push(format!("`{name}`: readme `{readme}` does not exist"));
-            }
+        if let Some(readme) = package["readme"].as_str()
+            && !dir.join(readme).is_file()
+        {
+            problems.push(format!("`{name}`: readme `{readme}` does not exist"));
         }
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
         if !manifest.contains("[lints]\nworkspace = true") {
