@@ -1,0 +1,2 @@
+//! Benchmarks of `p2p-msg` (filled in below).
+fn main() {}

@@ -1,0 +1,247 @@
+//! A rendezvous channel for [`Msg`]: the hand-off engine under [`MsgPipe`](crate::MsgPipe) and
+//! the multiplexer's per-protocol inbound queues.
+//!
+//! There is one slot.
+//! A sender waits until the slot is free, puts its message there, wakes a receiver, then waits
+//! until a receiver has *taken* the message (removed it from the slot under the lock) or the
+//! channel is closed.
+//! A message taken before the close is delivered and its send succeeds; a message still in the
+//! slot at the close is withdrawn by its sender, whose send fails.
+//! A dropped send future withdraws its message if it was not taken yet.
+//! Every state change happens under one short `std::sync::Mutex`; waiting uses [`Notify`], always
+//! registering before re-checking the state, so no wake-up is lost.
+
+use std::pin::pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+use crate::Msg;
+
+/// The channel was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+#[derive(Debug, Default)]
+struct State {
+    slot: Option<Msg>,
+    /// Ticket of the message in `slot` (valid while `slot` is `Some`).
+    slot_ticket: u64,
+    /// Last ticket handed out.
+    next_ticket: u64,
+    /// Ticket of the last message taken by a receiver.
+    last_taken: u64,
+    closed: bool,
+}
+
+/// A single-slot rendezvous channel with close.
+#[derive(Debug, Default)]
+pub(crate) struct Rendezvous {
+    state: Mutex<State>,
+    /// Woken when a message is placed in the slot, and on close.
+    receivers: Notify,
+    /// Woken when a message is taken or withdrawn, and on close.
+    senders: Notify,
+}
+
+impl Rendezvous {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the channel is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Closes the channel; idempotent.
+    pub(crate) fn close(&self) {
+        {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            st.closed = true;
+        }
+        self.receivers.notify_waiters();
+        self.senders.notify_waiters();
+    }
+
+    /// Tries to place `msg`; gives it back if the slot is busy.
+    fn try_place(&self, msg: Msg) -> Result<Result<u64, Msg>, Closed> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(Closed);
+        }
+        if st.slot.is_some() {
+            return Ok(Err(msg));
+        }
+        st.next_ticket += 1;
+        let ticket = st.next_ticket;
+        st.slot = Some(msg);
+        st.slot_ticket = ticket;
+        Ok(Ok(ticket))
+    }
+
+    /// Whether `ticket` was taken; on close, withdraws it and fails.
+    fn check_taken(&self, ticket: u64) -> Option<Result<(), Closed>> {
+        let mut st = self.lock();
+        if st.last_taken >= ticket {
+            return Some(Ok(()));
+        }
+        if st.closed {
+            if st.slot.is_some() && st.slot_ticket == ticket {
+                st.slot = None;
+            }
+            return Some(Err(Closed));
+        }
+        None
+    }
+
+    /// Sends `msg` and waits until a receiver has taken it.
+    ///
+    /// Cancel safety: a dropped future withdraws a message not yet taken.
+    pub(crate) async fn send(&self, msg: Msg) -> Result<(), Closed> {
+        let mut msg = msg;
+        let ticket = loop {
+            match self.try_place(msg)? {
+                Ok(t) => break t,
+                Err(m) => msg = m,
+            }
+            let mut notified = pin!(self.senders.notified());
+            notified.as_mut().enable();
+            match self.try_place(msg)? {
+                Ok(t) => break t,
+                Err(m) => msg = m,
+            }
+            notified.await;
+        };
+        self.receivers.notify_one();
+        let mut guard = Withdraw {
+            chan: self,
+            ticket,
+            armed: true,
+        };
+        loop {
+            if let Some(r) = self.check_taken(ticket) {
+                guard.armed = false;
+                return r;
+            }
+            let mut notified = pin!(self.senders.notified());
+            notified.as_mut().enable();
+            if let Some(r) = self.check_taken(ticket) {
+                guard.armed = false;
+                return r;
+            }
+            notified.await;
+        }
+    }
+
+    fn try_take(&self) -> Option<Result<Msg, Closed>> {
+        let mut st = self.lock();
+        if st.closed {
+            return Some(Err(Closed));
+        }
+        let msg = st.slot.take()?;
+        st.last_taken = st.slot_ticket;
+        drop(st);
+        self.senders.notify_waiters();
+        Some(Ok(msg))
+    }
+
+    /// Receives the next message.
+    ///
+    /// Cancel safety: the take happens synchronously right before returning, so a dropped future
+    /// never loses a message.
+    pub(crate) async fn recv(&self) -> Result<Msg, Closed> {
+        loop {
+            if let Some(r) = self.try_take() {
+                return r;
+            }
+            let mut notified = pin!(self.receivers.notified());
+            notified.as_mut().enable();
+            if let Some(r) = self.try_take() {
+                return r;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Withdraws an untaken message when a send is cancelled.
+struct Withdraw<'a> {
+    chan: &'a Rendezvous,
+    ticket: u64,
+    armed: bool,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let withdrawn = {
+            let mut st = self.chan.lock();
+            if st.slot.is_some() && st.slot_ticket == self.ticket {
+                st.slot = None;
+                true
+            } else {
+                false
+            }
+        };
+        if withdrawn {
+            self.chan.senders.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_send_withdraws() {
+        let ch = Rendezvous::default();
+        let r = tokio::time::timeout(Duration::from_millis(10), ch.send(Msg::new(1, vec![]))).await;
+        assert!(r.is_err());
+        // Nothing left in the slot: a receive waits.
+        let r = tokio::time::timeout(Duration::from_millis(10), ch.recv()).await;
+        assert!(r.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_senders_in_order_of_placement() {
+        let ch = Arc::new(Rendezvous::default());
+        let mut tasks = Vec::new();
+        for i in 0..5u64 {
+            let ch = ch.clone();
+            tasks.push(tokio::spawn(
+                async move { ch.send(Msg::new(i, vec![])).await },
+            ));
+        }
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(ch.recv().await.unwrap().code);
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn close_fails_untaken_send() {
+        let ch = Arc::new(Rendezvous::default());
+        let c2 = ch.clone();
+        let t = tokio::spawn(async move { c2.send(Msg::new(1, vec![])).await });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        ch.close();
+        assert_eq!(t.await.unwrap(), Err(Closed));
+        assert_eq!(ch.recv().await, Err(Closed));
+        assert!(ch.is_closed());
+    }
+}
