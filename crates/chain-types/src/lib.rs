@@ -1,3 +1,59 @@
-//! Ethereum chain vocabulary: headers, bodies, blocks and receipts with RLP and roots, the ChainSource and ChainStore traits, memory and redb stores
+//! Ethereum chain vocabulary for peerwire: headers, bodies, blocks and receipts with their RLP forms, hashes and
+//! roots; the [`ChainSource`] trait through which chain data is requested; and the [`ChainStore`] trait with an
+//! in-memory store ([`MemoryStore`]) and an embedded on-disk store ([`RedbStore`]).
 //!
-//! This crate is being built; see the workspace `docs/architecture.md`.
+//! # Where it sits
+//!
+//! `chain-types` depends on no other workspace crate. `eth-wire` implements [`ChainSource`] over eth/66-68 peers
+//! and serves requests from a [`ChainStore`]; `chain-downloader` syncs from [`ChainSource`]s into a
+//! [`ChainStore`]; the `peerwire` program uses the generator for its devnet.
+//!
+//! # When not to use it
+//!
+//! This crate neither executes transactions nor keeps state: it does not validate consensus rules (difficulty,
+//! gas, seals) and it never decodes transactions beyond their EIP-2718 envelope. Use a full execution client
+//! library for that.
+//!
+//! # Feature flags
+//!
+//! - `generator` (off by default): a deterministic chain generator (transactions, ommers, receipts, forks) for
+//!   tests, benches and the devnet command (being added).
+//!
+//! # Example
+//!
+//! ```
+//! use chain_types::{BlockEntry, ChainStore, Header, MemoryStore, U256};
+//!
+//! let genesis = Header { difficulty: U256::from(17_179_869_184u64), gas_limit: 5000, ..Header::default() }.seal();
+//! let child = Header { parent_hash: genesis.hash(), number: 1, difficulty: U256::from(1u64), ..Header::default() };
+//! let bytes = rlp::encode(&child);
+//! let child: chain_types::SealedHeader = rlp::decode(&bytes)?;
+//!
+//! let store = MemoryStore::new();
+//! store.insert_batch(vec![BlockEntry::header_only(genesis), BlockEntry::header_only(child.clone())])?;
+//! let (head, td) = store.head()?.expect("two headers stored");
+//! assert_eq!(head.hash(), child.hash());
+//! assert_eq!(td, U256::from(17_179_869_185u64));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod body;
+mod error;
+mod header;
+mod receipt;
+pub mod roots;
+mod source;
+mod store;
+
+pub use body::{Block, Body, MAX_TX_TYPE, Withdrawal};
+pub use error::{Error, RootKind};
+pub use header::{
+    BLOOM_BYTES, Bloom, EMPTY_OMMERS_HASH, EMPTY_ROOT_HASH, Header, SealedHeader, keccak256,
+};
+pub use primitive_types::{H160 as Address, H256, U256};
+pub use receipt::{Log, Receipt, ReceiptStatus};
+pub use source::{
+    BlockHashOrNumber, BoxFuture, ChainSource, DynChainSource, HeadersRequest, PeerId,
+};
+pub use store::{BlockEntry, ChainStore, DEFAULT_CACHE_BYTES, MemoryStore, RedbStore};

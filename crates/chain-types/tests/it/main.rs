@@ -1,0 +1,5 @@
+//! Integration tests of `chain-types`: known answers, roots, both stores under one suite, property tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod known;
+mod store;
