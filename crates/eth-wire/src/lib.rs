@@ -1,3 +1,76 @@
-//! The Ethereum wire protocol eth/66 to eth/68: Status with fork id, messages, request matching, a ChainSource peer and a serving side
+//! The Ethereum wire protocol eth/66, eth/67 and eth/68 for peerwire.
 //!
-//! This crate is being built; see the workspace `docs/architecture.md`.
+//! - [`EthMessage`] and its parts: every eth message with its RLP encoding and strict, never-panicking decoding
+//!   ([`EthMessage::decode`]), request ids (EIP-2481), both NewPooledTransactionHashes layouts;
+//! - [`ForkId`] / [`ForkFilter`]: EIP-2124 fork identifiers (with EIP-6122 timestamp forks) and their validation;
+//! - [`handshake()`]: the Status exchange with its checks (version, network id, genesis, fork id) and a deadline;
+//! - [`EthPeer`] and [`EthDriver`] (from [`establish`]): request/reply matching by id with per-request timeouts
+//!   and a bounded number in flight; `EthPeer` implements [`chain_types::ChainSource`];
+//! - [`serve`]: answering requests from a [`chain_types::ChainStore`] within the usual limits ([`ServeLimits`]);
+//! - [`EthNode`]: the whole thing as [`p2p_msg::Protocol`]s for the devp2p multiplexer.
+//!
+//! Layering: above `p2p-msg` (messages, multiplexer) and `chain-types` (headers, bodies, stores); below the
+//! `peerwire` program. The transport (RLPx) is not named here: anything implementing `p2p_msg`'s reader and
+//! writer traits carries eth. Do not use this crate to sync a chain by itself: `chain-downloader` drives many
+//! [`EthPeer`]s through `ChainSource`. No feature flags.
+//!
+//! # Example
+//!
+//! Two in-memory peers: one serves a stored chain, the other fetches its genesis header.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chain_types::{BlockEntry, ChainSource, ChainStore, Header, HeadersRequest, MemoryStore};
+//! use eth_wire::{EthVersion, ForkFilter, PeerConfig, Status, establish};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let genesis = Header { gas_limit: 30_000_000, ..Header::default() }.seal();
+//! let store = Arc::new(MemoryStore::new());
+//! store.insert_batch(vec![BlockEntry::header_only(genesis.clone())])?;
+//!
+//! let filter = ForkFilter::genesis_only(genesis.hash());
+//! let status = Status {
+//!     version: EthVersion::Eth68.number(),
+//!     network_id: 1337,
+//!     total_difficulty: genesis.difficulty,
+//!     best_hash: genesis.hash(),
+//!     genesis: genesis.hash(),
+//!     fork_id: filter.current(),
+//! };
+//! let (a, b) = p2p_msg::MsgPipe::pair();
+//! let config = PeerConfig::default();
+//! let ((client, client_driver), (_server, server_driver)) = tokio::try_join!(
+//!     establish(a, "server", &status, &filter, config),
+//!     establish(b, "client", &status, &filter, config),
+//! )?;
+//! let server_driver = server_driver.with_store(store);
+//! let fetch = async { client.headers(HeadersRequest::rising(0, 10)).await };
+//! let headers = tokio::select! {
+//!     h = fetch => h?,
+//!     e = client_driver.run() => return Err(e.into()),
+//!     e = server_driver.run() => return Err(e.into()),
+//! };
+//! assert_eq!(headers.len(), 1);
+//! assert_eq!(headers[0].hash(), genesis.hash());
+//! # Ok(()) }
+//! ```
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod error;
+mod forkid;
+mod handshake;
+mod message;
+mod peer;
+mod protocol;
+pub mod serve;
+
+pub use error::Error;
+pub use forkid::{ForkFilter, ForkHash, ForkId, ForkIdError, TIMESTAMP_THRESHOLD};
+pub use handshake::{HANDSHAKE_TIMEOUT, check_status, handshake};
+pub use message::{
+    BlockHashNumber, ETH_MESSAGE_COUNT, EthMessage, EthVersion, MAX_MESSAGE_SIZE, NewBlock,
+    PooledTransactionsAnnouncement, RequestPair, Status, code_name, codes,
+};
+pub use peer::{Announcement, EthDriver, EthPeer, PeerConfig, establish};
+pub use protocol::EthNode;
+pub use serve::ServeLimits;

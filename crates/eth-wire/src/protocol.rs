@@ -1,0 +1,169 @@
+//! The eth protocol as [`p2p_msg::Protocol`]s (eth/66, eth/67, eth/68): per connection, the Status handshake from
+//! the local chain's head, then serving from the store, handing the [`EthPeer`] to the application and routing
+//! its requests until the connection ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chain_types::ChainStore;
+use p2p_msg::{PeerInfo, ProtoRw, Protocol};
+use primitive_types::{H256, U256};
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::{
+    Announcement, ETH_MESSAGE_COUNT, Error, EthPeer, EthVersion, ForkFilter, PeerConfig, Status,
+    establish,
+};
+
+/// What a node needs to speak eth: its chain identity, optionally a store to serve from, and where to hand new
+/// peers and announcements.
+#[derive(Clone)]
+pub struct EthNode {
+    /// The network id announced and required.
+    pub network_id: u64,
+    /// The genesis hash announced and required.
+    pub genesis: H256,
+    /// Block numbers of the chain's forks (EIP-2124); forks at genesis may be listed or not.
+    pub fork_blocks: Vec<u64>,
+    /// Timestamps of the chain's timestamp forks (EIP-6122).
+    pub fork_times: Vec<u64>,
+    /// Total difficulty of the genesis block, announced when there is no store or it is empty.
+    pub genesis_difficulty: U256,
+    /// The store served from, whose head is announced. `None`: the node announces the genesis and answers every
+    /// request with an empty list.
+    pub store: Option<Arc<dyn ChainStore>>,
+    /// Connection settings.
+    pub config: PeerConfig,
+    /// New peers are sent here after their handshake (waiting at most the handshake timeout for room).
+    pub peers: Option<mpsc::Sender<EthPeer<ProtoRw>>>,
+    /// Announcements are forwarded here.
+    pub announcements: Option<mpsc::Sender<Announcement>>,
+}
+
+impl std::fmt::Debug for EthNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EthNode")
+            .field("network_id", &self.network_id)
+            .field("genesis", &self.genesis)
+            .field("fork_blocks", &self.fork_blocks)
+            .field("fork_times", &self.fork_times)
+            .field("store", &self.store.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EthNode {
+    /// A node on `network_id` with genesis `genesis` whose forks are all active at genesis, with no store.
+    pub fn new(network_id: u64, genesis: H256) -> Self {
+        Self {
+            network_id,
+            genesis,
+            fork_blocks: Vec::new(),
+            fork_times: Vec::new(),
+            genesis_difficulty: U256::zero(),
+            store: None,
+            config: PeerConfig::default(),
+            peers: None,
+            announcements: None,
+        }
+    }
+
+    /// Our Status for eth `version` and the fork filter at the current head.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] if reading the head fails.
+    pub fn local_status(&self, version: EthVersion) -> Result<(Status, ForkFilter), Error> {
+        let head = match &self.store {
+            Some(store) => store.head().map_err(Error::Store)?,
+            None => None,
+        };
+        let (best, td, number, time) = match head {
+            Some((h, td)) => (h.hash(), td, h.number, h.timestamp),
+            None => (self.genesis, self.genesis_difficulty, 0, 0),
+        };
+        let filter = ForkFilter::new(
+            self.genesis,
+            self.fork_blocks.iter().copied(),
+            self.fork_times.iter().copied(),
+            number,
+            time,
+        );
+        let status = Status {
+            version: version.number(),
+            network_id: self.network_id,
+            total_difficulty: td,
+            best_hash: best,
+            genesis: self.genesis,
+            fork_id: filter.current(),
+        };
+        Ok((status, filter))
+    }
+
+    /// The protocols eth/68, eth/67 and eth/66 for a [`p2p_msg::Peer`] (the highest shared one is used).
+    pub fn protocols(self: &Arc<Self>) -> Vec<Protocol> {
+        EthVersion::ALL
+            .iter()
+            .map(|&version| {
+                let node = self.clone();
+                Protocol::new(
+                    "eth",
+                    u32::from(version.number()),
+                    ETH_MESSAGE_COUNT,
+                    move |info, rw| {
+                        let node = node.clone();
+                        async move { node.run(version, info, rw).await }
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Runs one connection: handshake, then the driver. A clean end by the remote is `Ok(())`.
+    async fn run(
+        self: Arc<Self>,
+        version: EthVersion,
+        info: PeerInfo,
+        rw: ProtoRw,
+    ) -> Result<(), p2p_msg::Error> {
+        let id = info.id().to_string();
+        let short = id.get(..16).unwrap_or(&id).to_owned();
+        let result = async {
+            let (local, filter) = self.local_status(version)?;
+            let (peer, mut driver) =
+                establish(rw, id.clone(), &local, &filter, self.config).await?;
+            info!(peer = %short, client = info.client_id(), %version, "eth peer connected");
+            if let Some(store) = &self.store {
+                driver = driver.with_store(store.clone());
+            }
+            if let Some(tx) = &self.announcements {
+                driver = driver.with_announcements(tx.clone());
+            }
+            if let Some(tx) = &self.peers {
+                let wait: Duration = self.config.handshake_timeout;
+                if tokio::time::timeout(wait, tx.send(peer))
+                    .await
+                    .map_or(true, |r| r.is_err())
+                {
+                    debug!(peer = %short, "no room to hand the peer out; serving only");
+                }
+            }
+            Err::<(), Error>(driver.run().await)
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_closed() => {
+                debug!(peer = %short, error = %e, "eth peer left");
+                Ok(())
+            }
+            Err(Error::Msg(e)) => Err(e),
+            Err(e) => {
+                info!(peer = %short, error = %e, "eth peer dropped");
+                Err(p2p_msg::Error::transport(e))
+            }
+        }
+    }
+}

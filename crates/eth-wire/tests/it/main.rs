@@ -1,0 +1,9 @@
+//! Integration tests of eth-wire: fork id vectors, message round trips and fuzzing, the Status handshake, and
+//! full exchanges between in-process peers.
+
+mod chain;
+mod exchange;
+mod forkid;
+mod handshake;
+mod messages;
+mod node;
