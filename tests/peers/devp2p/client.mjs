@@ -92,6 +92,9 @@ function fail(message) {
 setTimeout(() => fail(`overall timeout of ${CLIENT_TIMEOUT_MS} ms`), CLIENT_TIMEOUT_MS).unref()
 
 class CheckError extends Error {}
+
+/** A canonical RLP integer: 0 is the empty string (intToBytes(0) would give a non-canonical 0x00 byte). */
+const uint = (n) => (n === 0 ? new Uint8Array() : intToBytes(n))
 function check(condition, message) {
   if (!condition) throw new CheckError(message)
 }
@@ -236,15 +239,15 @@ async function main() {
         }
       })
     })
-    eth.sendMessage(code, [intToBytes(id), body])
+    eth.sendMessage(code, [uint(id), body])
     return Promise.race([reply, gone])
   }
   const getHeaders = (origin, limit, skip, reverse) =>
     request(EthMessageCodes.GET_BLOCK_HEADERS, EthMessageCodes.BLOCK_HEADERS, [
-      typeof origin === 'number' ? intToBytes(origin) : origin,
-      intToBytes(limit),
-      intToBytes(skip),
-      intToBytes(reverse ? 1 : 0),
+      typeof origin === 'number' ? uint(origin) : origin,
+      uint(limit),
+      uint(skip),
+      uint(reverse ? 1 : 0),
     ])
   const decodeHeader = (raw, what) => {
     check(Array.isArray(raw), `${what}: header is not a list`)
