@@ -59,6 +59,28 @@ pub trait FrameTransport: Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
+impl<T: FrameTransport> FrameTransport for std::sync::Arc<T> {
+    fn read_frame(&self) -> impl Future<Output = Result<Msg, Error>> + Send {
+        (**self).read_frame()
+    }
+
+    fn write_frame(&self, msg: Msg) -> impl Future<Output = Result<(), Error>> + Send {
+        (**self).write_frame(msg)
+    }
+
+    fn enable_compression(&self) {
+        (**self).enable_compression();
+    }
+
+    fn remote_id(&self) -> Option<NodeId> {
+        (**self).remote_id()
+    }
+
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        (**self).close()
+    }
+}
+
 /// Object-safe write half, used to erase the transport type inside [`ProtoRw`](super::ProtoRw).
 pub(crate) trait DynFrameWrite: Send + Sync {
     fn write_boxed(&self, msg: Msg) -> BoxFuture<'_, Result<(), Error>>;
