@@ -16,8 +16,8 @@
 //!
 //! # Feature flags
 //!
-//! - `generator` (off by default): a deterministic chain generator (transactions, ommers, receipts, forks) for
-//!   tests, benches and the devnet command (being added).
+//! - `generator` (off by default): the `generator` module, a deterministic chain generator
+//!   (transactions, ommers, receipts, forks) for tests, benches and the devnet command.
 //!
 //! # Example
 //!
@@ -40,6 +40,8 @@
 
 mod body;
 mod error;
+#[cfg(feature = "generator")]
+pub mod generator;
 mod header;
 mod receipt;
 pub mod roots;
