@@ -137,6 +137,29 @@ impl Rendezvous {
         }
     }
 
+    /// Puts `msg` in the slot as soon as it is free and returns without waiting for a receiver
+    /// to take it (a one-message buffer).
+    ///
+    /// Cancel safety: a dropped future has not placed its message.
+    pub(crate) async fn put(&self, msg: Msg) -> Result<(), Closed> {
+        let mut msg = msg;
+        loop {
+            match self.try_place(msg)? {
+                Ok(_) => break,
+                Err(m) => msg = m,
+            }
+            let mut notified = pin!(self.senders.notified());
+            notified.as_mut().enable();
+            match self.try_place(msg)? {
+                Ok(_) => break,
+                Err(m) => msg = m,
+            }
+            notified.await;
+        }
+        self.receivers.notify_one();
+        Ok(())
+    }
+
     fn try_take(&self) -> Option<Result<Msg, Closed>> {
         let mut st = self.lock();
         if st.closed {

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use futures::future::{Either, poll_fn, select};
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{debug, trace};
 
 use super::hello::RawHello;
@@ -199,11 +199,7 @@ impl<T: FrameTransport> Peer<T> {
 
         // 4. Run loop.
         let remote = Arc::new(remote);
-        let conn = Arc::new(Conn {
-            writer: transport.clone(),
-            write_lock: tokio::sync::Mutex::new(()),
-            stop: stop.clone(),
-        });
+        let conn = Arc::new(Conn::new(transport.clone(), stop.clone()));
         let info = PeerInfo::for_peer(remote.clone(), PeerHandle::new(stop.clone()));
         let mut routes = Vec::with_capacity(shared.len());
         let mut running = FuturesUnordered::new();
@@ -233,6 +229,7 @@ impl<T: FrameTransport> Peer<T> {
             let (pong_tx, pong_rx) = mpsc::channel(PONG_QUEUE);
             let mut read = pin!(read_loop(&*transport, &routes, pong_tx));
             let mut ping = pin!(ping_loop(&conn, pong_rx));
+            let mut watchdog = pin!(write_watchdog(&conn));
             let mut stopped = pin!(stop.stopped());
             poll_fn(|cx| {
                 while let Poll::Ready(Some(result)) = running.poll_next_unpin(cx) {
@@ -250,6 +247,9 @@ impl<T: FrameTransport> Peer<T> {
                     stop.stop(s);
                 }
                 if let Poll::Ready(e) = ping.as_mut().poll(cx) {
+                    stop.stop(network_error(e));
+                }
+                if let Poll::Ready(e) = watchdog.as_mut().poll(cx) {
                     stop.stop(network_error(e));
                 }
                 if stopped.as_mut().poll(cx).is_ready() {
@@ -430,11 +430,31 @@ struct Route {
 
 /// Reads frames and dispatches them until something ends the connection.
 async fn read_loop<T: FrameTransport>(t: &T, routes: &[Route], pongs: mpsc::Sender<()>) -> Stop {
+    // One timer for all reads: it is reset only when it fires, to 30 s after the start of the
+    // read in progress, so a frame read costs no timer registration.
+    let mut deadline = pin!(sleep(FRAME_READ_TIMEOUT));
     loop {
-        let msg = match timeout(FRAME_READ_TIMEOUT, t.read_frame()).await {
-            Ok(Ok(m)) => stamp(m),
-            Ok(Err(e)) => return network_error(e),
-            Err(_) => return network_error(Error::Timeout("frame read")),
+        let started = Instant::now();
+        let msg = {
+            let mut read = pin!(t.read_frame());
+            let read = poll_fn(|cx| {
+                if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(r));
+                }
+                while deadline.as_mut().poll(cx).is_ready() {
+                    let due = started + FRAME_READ_TIMEOUT;
+                    if Instant::now() >= due {
+                        return Poll::Ready(None);
+                    }
+                    deadline.as_mut().reset(due);
+                }
+                Poll::Pending
+            });
+            match read.await {
+                Some(Ok(m)) => stamp(m),
+                Some(Err(e)) => return network_error(e),
+                None => return network_error(Error::Timeout("frame read")),
+            }
         };
         trace!(code = msg.code, size = msg.size, "frame received");
         match msg.code {
@@ -464,10 +484,28 @@ async fn read_loop<T: FrameTransport>(t: &T, routes: &[Route], pongs: mpsc::Send
                 };
                 let mut msg = msg;
                 msg.code = code - route.offset;
-                if route.inbound.send(msg).await.is_err() {
+                if route.inbound.put(msg).await.is_err() {
                     return network_error(Error::ShuttingDown);
                 }
             }
+        }
+    }
+}
+
+/// Ends the peer when a write has been in progress for [`FRAME_WRITE_TIMEOUT`].
+///
+/// One timer serves all writes: it fires at least every [`FRAME_WRITE_TIMEOUT`]; when a write is
+/// in progress it is re-armed to that write's start plus the timeout, so a stuck write is
+/// detected exactly [`FRAME_WRITE_TIMEOUT`] after it started, without a timer per write.
+async fn write_watchdog(conn: &Conn) -> Error {
+    let mut check = pin!(sleep(FRAME_WRITE_TIMEOUT));
+    loop {
+        check.as_mut().await;
+        let now = Instant::now();
+        match conn.write_started() {
+            Some(at) if now >= at + FRAME_WRITE_TIMEOUT => return Error::Timeout("frame write"),
+            Some(at) => check.as_mut().reset(at + FRAME_WRITE_TIMEOUT),
+            None => check.as_mut().reset(now + FRAME_WRITE_TIMEOUT),
         }
     }
 }

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use futures::future::{BoxFuture, Either, select};
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use super::transport::DynFrameWrite;
-use super::{BASE_PROTOCOL_LENGTH, Cap, DisconnectReason, FRAME_WRITE_TIMEOUT, Hello, NodeId};
+use super::{BASE_PROTOCOL_LENGTH, Cap, DisconnectReason, Hello, NodeId};
 use crate::chan::Rendezvous;
 use crate::events::{MsgEventKind, MsgEvents};
 use crate::{Error, Msg, MsgEvent, MsgPipe, MsgReader, MsgWriter};
@@ -314,6 +314,8 @@ pub(crate) struct Conn {
     pub(crate) writer: Arc<dyn DynFrameWrite>,
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     pub(crate) stop: Arc<StopCell>,
+    /// When the write in progress started (read by the peer's write watchdog).
+    pub(crate) write_started: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl fmt::Debug for Conn {
@@ -323,23 +325,57 @@ impl fmt::Debug for Conn {
 }
 
 impl Conn {
-    /// Writes one frame: one write at a time, bounded by [`FRAME_WRITE_TIMEOUT`], and failing
-    /// with [`Error::ShuttingDown`] once the peer stops.
+    pub(crate) fn new(writer: Arc<dyn DynFrameWrite>, stop: Arc<StopCell>) -> Self {
+        Self {
+            writer,
+            write_lock: tokio::sync::Mutex::new(()),
+            stop,
+            write_started: Mutex::new(None),
+        }
+    }
+
+    /// When the write in progress started, if one is in progress.
+    pub(crate) fn write_started(&self) -> Option<tokio::time::Instant> {
+        *self
+            .write_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_write_started(&self, at: Option<tokio::time::Instant>) {
+        *self
+            .write_started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = at;
+    }
+
+    /// Writes one frame, one write at a time, failing with [`Error::ShuttingDown`] once the peer
+    /// stops.
+    ///
+    /// The write is bounded by the peer's write watchdog ([`FRAME_WRITE_TIMEOUT`](super::FRAME_WRITE_TIMEOUT)), which ends
+    /// the peer (and so drops or fails this write) instead of a timer per write.
     pub(crate) async fn write(&self, msg: Msg) -> Result<(), Error> {
         if self.stop.is_stopped() {
             return Err(Error::ShuttingDown);
         }
-        let write = async {
-            let _guard = self.write_lock.lock().await;
-            match tokio::time::timeout(FRAME_WRITE_TIMEOUT, self.writer.write_boxed(msg)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::Timeout("frame write")),
-            }
-        };
-        match select(pin!(write), pin!(self.stop.stopped())).await {
-            Either::Left((r, _)) => r,
-            Either::Right(_) => Err(Error::ShuttingDown),
+        let _guard = self.write_lock.lock().await;
+        if self.stop.is_stopped() {
+            return Err(Error::ShuttingDown);
         }
+        self.set_write_started(Some(tokio::time::Instant::now()));
+        let clear = ClearWriteStarted(self);
+        let result = self.writer.write_boxed(msg).await;
+        drop(clear);
+        result
+    }
+}
+
+/// Clears the write start time when a write ends or is cancelled.
+struct ClearWriteStarted<'a>(&'a Conn);
+
+impl Drop for ClearWriteStarted<'_> {
+    fn drop(&mut self) {
+        self.0.set_write_started(None);
     }
 }
 

@@ -694,3 +694,25 @@ async fn two_peers() {
     assert!(b.remote_requested);
     assert_eq!(a.remote.unwrap().client_id, "server");
 }
+
+/// A write the remote never takes ends the peer after 20 s with a network error.
+#[tokio::test(start_paused = true)]
+async fn stuck_write_times_out() {
+    let p = proto("a", 1, 1, |_, rw| async move {
+        sleep(Duration::from_secs(7)).await;
+        send(&rw, 0, &L(&[])).await?;
+        Ok(())
+    });
+    let s = spawn_peer(vec![p]);
+    // The remote never reads nor writes after the Hello: the stuck write (from 7 s) times out
+    // before the silent remote would (30 s).
+    let t0 = bounded(async {
+        handshake(&s.remote, &remote_hello(&[("a", 1)])).await;
+        Instant::now()
+    })
+    .await;
+    let exit = bounded(s.exit).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(27));
+    assert_eq!(exit.reason, DisconnectReason::NetworkError);
+    assert!(matches!(exit.error, Some(Error::Timeout("frame write"))));
+}
