@@ -1,7 +1,8 @@
 //! RLPx benchmarks, each beside its floor measured in the same run:
 //!
 //! - `bulk_64k`: 64 KiB messages. `frame_crypto_floor` is the frame cryptography alone in
-//!   memory (AES-256-CTR plus the Keccak MAC steps over the same bytes); `codec_in_memory` is
+//!   memory (AES-256-CTR plus the Keccak MAC steps over the same bytes) for one end;
+//!   `frame_crypto_floor_both_sides` is that of both ends in one thread; `codec_in_memory` is
 //!   the crate's encoder plus decoder without sockets; `tcp_plain` is plain loopback TCP;
 //!   `rlpx_tcp` is [`RlpxTransport`] over loopback TCP (writer and reader on two tasks).
 //! - `small_100b`: the same four for 100-byte messages (message rate).
@@ -150,6 +151,22 @@ fn bench_bulk(c: &mut Criterion, name: &str, size: usize) {
             black_box(floor.frame(&mut header, &mut body));
         });
     });
+
+    group.bench_function(
+        BenchmarkId::new("frame_crypto_floor_both_sides", size),
+        |b| {
+            // The sender's and the receiver's crypto for one message, one after the other: the
+            // work of a connection when both ends share one core.
+            let (mut sender, mut receiver) = (CryptoFloor::new(), CryptoFloor::new());
+            let mut body = vec![0u8; (size + 1).div_ceil(16) * 16];
+            body[1..=size].copy_from_slice(&payload);
+            b.iter(|| {
+                let mut header = [0u8; 16];
+                black_box(sender.frame(&mut header, &mut body));
+                black_box(receiver.frame(&mut header, &mut body));
+            });
+        },
+    );
 
     group.bench_function(BenchmarkId::new("codec_in_memory", size), |b| {
         let mut enc = FrameEncoder::new(&secrets(false));

@@ -17,6 +17,8 @@
 //! After [`FrameDecoder::set_snappy`] / [`FrameEncoder::set_snappy`] (RLPx v5, EIP-706), the
 //! payload is raw-snappy compressed (the code is not). The decoder reads the declared
 //! decompressed length and rejects anything of 16 MiB or more before allocating.
+//! One exception: a small Disconnect (code 1) that is not valid snappy is passed through as
+//! is, because @ethereumjs/devp2p sends its Disconnect uncompressed even after the Hello.
 //!
 //! # Codec contract
 //!
@@ -43,6 +45,12 @@ pub const MAX_MESSAGE_SIZE: usize = 0xFF_FFFF;
 /// The largest first frame accepted after the handshake: the Hello is capped at 2 KiB
 /// (go-ethereum `baseProtocolMaxMsgSize`), plus one byte for the message code.
 pub const MAX_FIRST_FRAME_SIZE: usize = 2048 + 1;
+
+/// The base protocol's Disconnect message code.
+const DISCONNECT_CODE: u64 = 0x01;
+/// The largest uncompressed Disconnect accepted while snappy is on (p2p-msg's Disconnect
+/// payload limit).
+const MAX_RAW_DISCONNECT: usize = 100;
 
 const HEADER_LEN: usize = 16;
 const MAC_LEN: usize = 16;
@@ -336,19 +344,15 @@ impl FrameDecoder {
         frame.advance(code_len);
         let payload = match &mut self.snappy {
             None => frame.freeze(),
-            Some(decoder) => {
-                if frame.is_empty() {
-                    return Err(Error::EmptyMessage);
+            Some(decoder) => match decompress(decoder, &frame) {
+                Ok(payload) => payload,
+                // Some peers (@ethereumjs/devp2p) send their Disconnect uncompressed even
+                // after the Hello; accept a small one as is, as reth does.
+                Err(_) if code == DISCONNECT_CODE && frame.len() <= MAX_RAW_DISCONNECT => {
+                    frame.freeze()
                 }
-                let size = snap::raw::decompress_len(&frame)?;
-                if size > MAX_MESSAGE_SIZE {
-                    return Err(Error::MessageTooBig { size });
-                }
-                let mut out = vec![0u8; size];
-                let n = decoder.decompress(&frame, &mut out)?;
-                out.truncate(n);
-                Bytes::from(out)
-            }
+                Err(e) => return Err(e),
+            },
         };
         Ok(Some(Frame { code, payload }))
     }
@@ -374,6 +378,21 @@ impl Decoder for FrameDecoder {
         }
         Ok(frame)
     }
+}
+
+/// Decompresses a snappy block after checking its declared length.
+fn decompress(decoder: &mut snap::raw::Decoder, data: &[u8]) -> Result<Bytes, Error> {
+    if data.is_empty() {
+        return Err(Error::EmptyMessage);
+    }
+    let size = snap::raw::decompress_len(data)?;
+    if size > MAX_MESSAGE_SIZE {
+        return Err(Error::MessageTooBig { size });
+    }
+    let mut out = vec![0u8; size];
+    let n = decoder.decompress(data, &mut out)?;
+    out.truncate(n);
+    Ok(Bytes::from(out))
 }
 
 /// Both halves of the frame codec in one value, for use with `tokio_util::codec::Framed`.

@@ -241,6 +241,30 @@ fn empty_messages_and_frames_are_rejected() {
 }
 
 #[test]
+fn uncompressed_disconnect_under_snappy_is_accepted() {
+    let mut enc = FrameEncoder::new(&kat_secrets());
+    let mut dec = FrameDecoder::new(&kat_reader_secrets());
+    dec.set_snappy(true);
+    // A bare RLP reason (TooManyPeers), not compressed, as @ethereumjs/devp2p sends it.
+    let mut wire = encode(&mut enc, 0x01, &[0x04]);
+    assert_eq!(
+        dec.decode(&mut wire).unwrap(),
+        Some(Frame::new(1, vec![0x04]))
+    );
+    // A compressed one decodes too.
+    enc.set_snappy(true);
+    let mut wire = encode(&mut enc, 0x01, &[0xc1, 0x08]);
+    assert_eq!(
+        dec.decode(&mut wire).unwrap(),
+        Some(Frame::new(1, vec![0xc1, 0x08]))
+    );
+    // Any other code must be valid snappy.
+    enc.set_snappy(false);
+    let mut wire = encode(&mut enc, 0x02, &[0x04]);
+    assert!(matches!(dec.decode(&mut wire), Err(Error::Snappy(_))));
+}
+
+#[test]
 fn non_canonical_codes_are_rejected() {
     for data in [
         &[0x00, 0xc0][..],

@@ -130,14 +130,18 @@ async fn garbage_handshakes_give_typed_errors() {
     let err = accept_bytes(garbage, false).await;
     assert!(err.is_handshake(), "{err:?}");
 
-    // A valid point but a wrong tag.
-    let other = NodeKey::generate();
-    let mut wrong_key = hex::decode(AUTH_2).unwrap();
-    let last = wrong_key.len() - 1;
-    wrong_key[last] ^= 1;
-    let _ = other;
-    let err = accept_bytes(wrong_key, false).await;
+    // A valid ephemeral point but a tampered tag.
+    let mut tampered = hex::decode(AUTH_2).unwrap();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let err = accept_bytes(tampered, false).await;
     assert!(matches!(err, Error::EciesTagMismatch), "{err:?}");
+
+    // An ephemeral key that is not on the curve (the invalid-curve oracle of geth PR #33669).
+    let mut off_curve = hex::decode(AUTH_2).unwrap();
+    off_curve[2 + 64] ^= 1;
+    let err = accept_bytes(off_curve, false).await;
+    assert!(matches!(err, Error::InvalidPublicKey), "{err:?}");
 
     // An auth for another node: the tag check fails.
     let err = accept_bytes(hex::decode(AUTH_2).unwrap(), false).await;

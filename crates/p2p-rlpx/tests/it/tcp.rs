@@ -142,7 +142,7 @@ async fn reads_and_writes_run_concurrently() {
         let count = 200u32;
         let payload = vec![0x5au8; 64 * 1024];
         let mut tasks = Vec::new();
-        for (me, other) in [(a.clone(), b.clone()), (b.clone(), a.clone())] {
+        for me in [a.clone(), b.clone()] {
             let payload = payload.clone();
             let writer = me.clone();
             tasks.push(tokio::spawn(async move {
@@ -153,7 +153,6 @@ async fn reads_and_writes_run_concurrently() {
                         .unwrap();
                 }
             }));
-            let _ = other;
             tasks.push(tokio::spawn(async move {
                 for i in 0..count {
                     let msg = me.read_frame().await.unwrap();
@@ -195,7 +194,6 @@ async fn close_fails_a_pending_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_frame_on_a_live_connection_is_rejected() {
-    use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
     tokio::time::timeout(LIMIT, async {
         let (a_key, b_key) = (NodeKey::generate(), NodeKey::generate());
@@ -233,8 +231,6 @@ async fn a_tampered_frame_on_a_live_connection_is_rejected() {
         assert_eq!(b.read().await.unwrap().payload.as_ref(), b"first");
         let err = b.read().await.unwrap_err();
         assert!(matches!(err, Error::FrameMacMismatch), "{err:?}");
-        let _ = codec.decoder_mut();
-        let _ = futures_util::stream::empty::<()>().next().await;
     })
     .await
     .unwrap();
