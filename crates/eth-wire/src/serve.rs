@@ -33,6 +33,28 @@ impl Default for ServeLimits {
     }
 }
 
+/// The estimated encoded size of a header (as geth, about 500 bytes, plus its extra data).
+fn header_size(h: &Header) -> usize {
+    500 + h.extra_data.len()
+}
+
+/// The estimated encoded size of a body, without encoding it.
+fn body_size(b: &Body) -> usize {
+    3 + b.transactions.iter().map(|t| t.len() + 3).sum::<usize>()
+        + b.ommers.iter().map(header_size).sum::<usize>()
+        + b.withdrawals.as_ref().map_or(0, |w| w.len() * 48)
+}
+
+/// The estimated encoded size of a receipt, without encoding it.
+fn receipt_size(r: &Receipt) -> usize {
+    // Status, gas and the 256-byte bloom, plus each log's address, topics and data.
+    280 + r
+        .logs
+        .iter()
+        .map(|l| 30 + 33 * l.topics.len() + l.data.len())
+        .sum::<usize>()
+}
+
 /// The headers a server answers to `request`.
 ///
 /// A number origin walks the canonical chain. A hash origin may be a non-canonical block: walking down from it
@@ -71,7 +93,7 @@ pub fn answer_headers<S: ChainStore + ?Sized>(
     let step = request.skip.saturating_add(1);
     let mut bytes = 0usize;
     loop {
-        bytes += rlp::encode(current.header()).len();
+        bytes += header_size(current.header());
         out.push(current.header().clone());
         if out.len() >= count
             || bytes >= limits.soft_response_bytes
@@ -142,7 +164,7 @@ pub fn answer_bodies<S: ChainStore + ?Sized>(
             break;
         }
         if let Some(body) = store.body(hash)? {
-            bytes += rlp::encode(&body).len();
+            bytes += body_size(&body);
             out.push(body);
         }
     }
@@ -166,7 +188,7 @@ pub fn answer_receipts<S: ChainStore + ?Sized>(
             break;
         }
         if let Some(receipts) = store.receipts(hash)? {
-            bytes += receipts.iter().map(|r| rlp::encode(r).len()).sum::<usize>();
+            bytes += receipts.iter().map(receipt_size).sum::<usize>();
             out.push(receipts);
         }
     }

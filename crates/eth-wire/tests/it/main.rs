@@ -7,3 +7,4 @@ mod forkid;
 mod handshake;
 mod messages;
 mod node;
+mod serve;
