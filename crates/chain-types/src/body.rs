@@ -9,7 +9,11 @@ use bytes::Bytes;
 use primitive_types::H160;
 use rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
 
-use crate::{Error, Header, SealedHeader, roots};
+use crate::{
+    Error, Header, SealedHeader,
+    header::{exact_list, list_of},
+    roots,
+};
 
 /// The highest EIP-2718 transaction (and receipt) type byte.
 pub const MAX_TX_TYPE: u8 = 0x7f;
@@ -29,7 +33,8 @@ pub(crate) fn append_raw_tx(s: &mut RlpStream, tx: &[u8]) {
 /// Decodes one transaction in its in-list form into its raw EIP-2718 bytes.
 pub(crate) fn decode_raw_tx(item: &Rlp<'_>) -> Result<Bytes, DecoderError> {
     if item.is_list() {
-        return Ok(Bytes::copy_from_slice(item.as_raw()));
+        let (list, _) = exact_list(item)?;
+        return Ok(Bytes::copy_from_slice(list.as_raw()));
     }
     let data = item.data()?;
     match data.first() {
@@ -66,10 +71,8 @@ impl Encodable for Withdrawal {
 
 impl Decodable for Withdrawal {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        if rlp.item_count()? != 4 {
+        let (rlp, count) = exact_list(rlp)?;
+        if count != 4 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         Ok(Self {
@@ -161,23 +164,13 @@ impl Body {
     /// Decodes the body fields from `it`.
     fn decode_fields(it: &mut rlp::RlpIterator<'_, '_>) -> Result<Self, DecoderError> {
         let txs = it.next().ok_or(DecoderError::RlpIncorrectListLen)?;
-        if !txs.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
+        let (txs, _) = exact_list(&txs)?;
         let transactions = txs
             .iter()
             .map(|t| decode_raw_tx(&t))
             .collect::<Result<Vec<_>, _>>()?;
-        let ommers = it.next().ok_or(DecoderError::RlpIncorrectListLen)?;
-        if !ommers.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        let ommers = ommers.as_list()?;
-        let withdrawals = match it.next() {
-            None => None,
-            Some(w) if w.is_list() => Some(w.as_list()?),
-            Some(_) => return Err(DecoderError::RlpExpectedToBeList),
-        };
+        let ommers = list_of(&it.next().ok_or(DecoderError::RlpIncorrectListLen)?)?;
+        let withdrawals = it.next().map(|w| list_of(&w)).transpose()?;
         if it.next().is_some() {
             return Err(DecoderError::RlpIncorrectListLen);
         }
@@ -198,9 +191,7 @@ impl Encodable for Body {
 
 impl Decodable for Body {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
+        let (rlp, _) = exact_list(rlp)?;
         Self::decode_fields(&mut rlp.iter())
     }
 }
@@ -236,9 +227,7 @@ impl Encodable for Block {
 
 impl Decodable for Block {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
+        let (rlp, _) = exact_list(rlp)?;
         let mut it = rlp.iter();
         let header: SealedHeader = it
             .next()

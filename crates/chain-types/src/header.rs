@@ -223,7 +223,7 @@ impl Header {
     ///
     /// [`Error::Rlp`] or [`Error::Invalid`] on malformed input.
     pub fn decode_exact(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(rlp::decode(bytes)?)
+        Ok(decode_exact(bytes)?)
     }
 }
 
@@ -267,6 +267,52 @@ impl Encodable for Header {
     }
 }
 
+/// Checks that `rlp` is a list whose items exactly fill its payload, and returns a view trimmed to the list (with no
+/// trailing bytes) and the number of items. Decoders must read items through the returned view: the `rlp` crate's
+/// iterator stops silently at the first malformed item, and on a view with trailing bytes it yields them as
+/// further items.
+pub(crate) fn exact_list<'a>(rlp: &Rlp<'a>) -> Result<(Rlp<'a>, usize), DecoderError> {
+    if !rlp.is_list() {
+        return Err(DecoderError::RlpExpectedToBeList);
+    }
+    let rlp = Rlp::new(item_bytes(rlp)?);
+    let info = rlp.payload_info()?;
+    let (mut consumed, mut count) = (0usize, 0usize);
+    for item in rlp.iter() {
+        consumed += item.as_raw().len();
+        count += 1;
+    }
+    if consumed != info.value_len {
+        return Err(DecoderError::RlpInconsistentLengthAndData);
+    }
+    Ok((rlp, count))
+}
+
+/// Decodes a list whose items exactly fill its payload.
+pub(crate) fn list_of<T: Decodable>(rlp: &Rlp<'_>) -> Result<Vec<T>, DecoderError> {
+    let (rlp, count) = exact_list(rlp)?;
+    let mut out = Vec::with_capacity(count);
+    for item in rlp.iter() {
+        out.push(item.as_val()?);
+    }
+    Ok(out)
+}
+
+/// The bytes of the first item of `rlp` (the `rlp` crate's top-level view may carry trailing bytes).
+pub(crate) fn item_bytes<'a>(rlp: &Rlp<'a>) -> Result<&'a [u8], DecoderError> {
+    let total = rlp.payload_info()?.total();
+    rlp.as_raw().get(..total).ok_or(DecoderError::RlpIsTooShort)
+}
+
+/// Decodes `bytes` as exactly one `T`: trailing bytes are an error.
+pub(crate) fn decode_exact<T: Decodable>(bytes: &[u8]) -> Result<T, DecoderError> {
+    let rlp = Rlp::new(bytes);
+    if rlp.payload_info()?.total() != bytes.len() {
+        return Err(DecoderError::RlpInconsistentLengthAndData);
+    }
+    rlp.as_val()
+}
+
 /// Decodes the next item of `it` as `T`, failing if the list ended.
 fn next<T: Decodable>(it: &mut rlp::RlpIterator<'_, '_>) -> Result<T, DecoderError> {
     it.next().ok_or(DecoderError::RlpIncorrectListLen)?.as_val()
@@ -279,10 +325,7 @@ fn next_opt<T: Decodable>(it: &mut rlp::RlpIterator<'_, '_>) -> Result<Option<T>
 
 impl Decodable for Header {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        let count = rlp.item_count()?;
+        let (rlp, count) = exact_list(rlp)?;
         if !(BASE_FIELDS..=MAX_FIELDS).contains(&count) {
             return Err(DecoderError::RlpIncorrectListLen);
         }
@@ -380,7 +423,7 @@ impl Encodable for SealedHeader {
 impl Decodable for SealedHeader {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
         let header = Header::decode(rlp)?;
-        let hash = keccak256(rlp.as_raw());
+        let hash = keccak256(item_bytes(rlp)?);
         Ok(Self { header, hash })
     }
 }
@@ -426,6 +469,23 @@ mod tests {
         let sealed: SealedHeader = rlp::decode(&enc).unwrap();
         assert_eq!(sealed.hash(), h.hash());
         assert_eq!(sealed.header(), &h);
+        let mut trailing = enc.to_vec();
+        trailing.push(0x80);
+        let sealed: SealedHeader = rlp::decode(&trailing).unwrap();
+        assert_eq!(sealed.hash(), h.hash(), "trailing bytes are not hashed");
+        assert!(Header::decode_exact(&trailing).is_err());
+    }
+
+    #[test]
+    fn garbage_inside_the_list_is_rejected() {
+        let enc = rlp::encode(&Header::default()).to_vec();
+        // Append a truncated item inside the list payload and fix up the list length.
+        let inner_payload = &enc[3..];
+        let mut payload = inner_payload.to_vec();
+        payload.extend_from_slice(&[0xb8]);
+        let mut bad = vec![0xf9, (payload.len() >> 8) as u8, payload.len() as u8];
+        bad.extend_from_slice(&payload);
+        assert!(rlp::decode::<Header>(&bad).is_err());
     }
 
     #[test]

@@ -10,7 +10,10 @@ use bytes::Bytes;
 use primitive_types::{H160, H256};
 use rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
 
-use crate::{Bloom, Error, MAX_TX_TYPE};
+use crate::{
+    Bloom, Error, MAX_TX_TYPE,
+    header::{exact_list, list_of},
+};
 
 /// A log entry emitted by a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,19 +37,13 @@ impl Encodable for Log {
 
 impl Decodable for Log {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        if rlp.item_count()? != 3 {
+        let (rlp, count) = exact_list(rlp)?;
+        if count != 3 {
             return Err(DecoderError::RlpIncorrectListLen);
-        }
-        let topics = rlp.at(1)?;
-        if !topics.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
         }
         Ok(Self {
             address: rlp.val_at(0)?,
-            topics: topics.as_list()?,
+            topics: list_of(&rlp.at(1)?)?,
             data: rlp.val_at(2)?,
         })
     }
@@ -136,22 +133,16 @@ impl Receipt {
 
     /// Decodes the inner list.
     fn decode_inner(tx_type: u8, rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        if rlp.item_count()? != 4 {
+        let (rlp, count) = exact_list(rlp)?;
+        if count != 4 {
             return Err(DecoderError::RlpIncorrectListLen);
-        }
-        let logs = rlp.at(3)?;
-        if !logs.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
         }
         Ok(Self {
             tx_type,
             status: rlp.val_at(0)?,
             cumulative_gas_used: rlp.val_at(1)?,
             logs_bloom: rlp.val_at(2)?,
-            logs: logs.as_list()?,
+            logs: list_of(&rlp.at(3)?)?,
         })
     }
 

@@ -116,10 +116,8 @@ impl Encodable for HeadersRequest {
 
 impl Decodable for HeadersRequest {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        if rlp.item_count()? != 4 {
+        let (rlp, count) = crate::header::exact_list(rlp)?;
+        if count != 4 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         Ok(Self {

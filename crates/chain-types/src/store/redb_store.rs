@@ -205,7 +205,9 @@ impl ChainStore for RedbStore {
     }
 
     fn receipts(&self, hash: &H256) -> Result<Option<Vec<Receipt>>, Error> {
-        self.blob(RECEIPTS, hash, |b| rlp::Rlp::new(b).as_list())
+        self.blob(RECEIPTS, hash, |b| {
+            crate::header::list_of(&rlp::Rlp::new(b))
+        })
     }
 
     fn head(&self) -> Result<Option<(SealedHeader, U256)>, Error> {

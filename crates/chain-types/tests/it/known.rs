@@ -55,3 +55,198 @@ fn a_changed_field_changes_the_hash() {
         h256("d4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3")
     );
 }
+
+fn bloom(s: &str) -> Bloom {
+    Bloom(hex::decode(s).unwrap().try_into().unwrap())
+}
+
+/// Mainnet block 12 965 000, the first London block (with a base fee).
+/// Field values and hash from lmittmann/w3, `module/eth/block_test.go` (`TestHeaderByHash`, golden
+/// `get_block_by_hash__12965000`), a recorded `eth_getBlockByHash` reply of a mainnet node.
+fn london_block() -> Header {
+    Header {
+        parent_hash: h256("3de6bb3849a138e6ab0b83a3a00dc7433f1e83f7fd488e4bba78f2fe2631a633"),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::from_slice(
+            &hex::decode("7777788200B672A42421017F65EDE4Fc759564C8").unwrap(),
+        ),
+        state_root: h256("41cf6e8e60fd087d2b00360dc29e5bfb21959bce1f4c242fd1ad7c4da968eb87"),
+        transactions_root: h256("dfcb68d3a3c41096f4a77569db7956e0a0e750fad185948e54789ea0e51779cb"),
+        receipts_root: h256("8a8865cd785e2e9dfce7da83aca010b10b9af2abbd367114b236f149534c821d"),
+        logs_bloom: bloom(concat!(
+            "24e74ad77d9a2b27bdb8f6d6f7f1cffdd8cfb47fdebd433f011f7dfcfbb7db638fadd5ff66ed134ede2879ce61149797",
+            "fbcdf7b74f6b7de153ec61bdaffeeb7b59c3ed771a2fe9eaed8ac70e335e63ff2bfe239eaff8f94ca642fdf7ee553796",
+            "5be99a440f53d2ce057dbf9932be9a7b9a82ffdffe4eeee1a66c4cfb99fe4540fbff936f97dde9f6bfd9f8cefda2fc17",
+            "4d23dfdb7d6f7dfef5f754fe6a7eec92efdbff779b5feff3beafebd7fd6e973afebe4f5d86f3aafb1f73bf1e1d0cdd79",
+            "6d89827edeffe8fb6ae6d7bf639ec5f5ff4c32f31f6b525b676c7cdf5e5c75bfd5b7bd1928b6f43aac7fa0f6336576e5",
+            "f7b7dfb9e8ebbe6f6efe2f9dfe8b3f56"
+        )),
+        difficulty: U256::from(0x1b81c1fe05b218u64),
+        number: 0xc5d488,
+        gas_limit: 0x1ca3542,
+        gas_used: 0x1ca2629,
+        timestamp: 0x610bdaa6,
+        extra_data: Bytes::from_static(b"https://www.kryptex.org"),
+        mix_hash: h256("9620b46a81a4795cf4449d48e3270419f58b09293a5421205f88179b563f815a"),
+        nonce: 0xb223da049adf2216u64.to_be_bytes(),
+        base_fee_per_gas: Some(0x3b9aca00),
+        ..Header::default()
+    }
+}
+
+/// Mainnet block 18 000 000 (after Shanghai: base fee and withdrawals root).
+/// Field values and hash from lmittmann/w3, `module/eth/testdata/get_block_by_hash__18000000.golden`, a recorded
+/// `eth_getBlockByHash` reply of a mainnet node.
+fn shanghai_block() -> Header {
+    Header {
+        parent_hash: h256("198723e0ddf20153951c6304093cbd97fd306c5db03287c5586c0430a986080d"),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::from_slice(
+            &hex::decode("dafea492d9c6733ae3d56b7ed1adb60692c98bc5").unwrap(),
+        ),
+        state_root: h256("08b7443c83a93d4711f5c63e738c27c54a932522405b37b4ca7868a944105deb"),
+        transactions_root: h256("97dd0200249a35da2c73b366612c2d9c3d112e83ef5e0277cded1352c66628ba"),
+        receipts_root: h256("d925652022fa6da2ca5b9781ab2fd50cb05d3b4741a327f52322e2b7917d3a2f"),
+        logs_bloom: bloom(concat!(
+            "53f146f2484e1cb4b24d5a028329290bd702c80fe8465d9e55e900682e28809f405df83fd48d530900908f3c62de6900",
+            "0a530db688092c03d9406056852a0152220084ec4f8daa3c2c226e9878b08578163190e80b482ad30604c3649c250020",
+            "37100c2086aaa3291c0407418431ebaa851804a6212996a206840875360bd84d2123065273780b9d04e4950c029a40d3",
+            "e062b2697b048e4f3629824234ba00318a680d70eab6a9d740e38de89394d492c4c2ad6424bac19d4bcf08ca4044435a",
+            "ca49069e6907893082841ca20446b2220f4053121e7cc4b8cb84095f1a32320e105a20c821f675418c0d13308a896040",
+            "d67550322ac88444e20080b364670401"
+        )),
+        difficulty: U256::zero(),
+        number: 0x112a880,
+        gas_limit: 0x1c9c380,
+        gas_used: 0xf7e9ab,
+        timestamp: 0x64ea268f,
+        extra_data: Bytes::from(
+            hex::decode("496c6c756d696e61746520446d6f63726174697a6520447374726962757465").unwrap(),
+        ),
+        mix_hash: h256("8b14d8532c673877dcc735caf93392bd05603456b7745fc3f012a3e3b156acfa"),
+        nonce: [0; 8],
+        base_fee_per_gas: Some(0x50ead8e39),
+        withdrawals_root: Some(h256(
+            "5362ee94b61e8cef92bf61353e62744b4fe6d1f2482aade614054527e6d5de7d",
+        )),
+        ..Header::default()
+    }
+}
+
+#[test]
+fn mainnet_london_block_hash() {
+    let header = london_block();
+    let expected = h256("9b83c12c69edb74f6c8dd5d052765c1adf940e320bd1291696e6fa07829eee71");
+    assert_eq!(header.hash(), expected);
+    let enc = rlp::encode(&header);
+    assert_eq!(rlp::Rlp::new(&enc).item_count().unwrap(), 16);
+    let back: SealedHeader = rlp::decode(&enc).unwrap();
+    assert_eq!(back.hash(), expected);
+    assert_eq!(back.into_header(), header);
+}
+
+#[test]
+fn mainnet_shanghai_block_hash() {
+    let header = shanghai_block();
+    let expected = h256("95b198e154acbfc64109dfd22d8224fe927fd8dfdedfae01587674482ba4baf3");
+    assert_eq!(header.hash(), expected);
+    let enc = rlp::encode(&header);
+    assert_eq!(rlp::Rlp::new(&enc).item_count().unwrap(), 17);
+    assert_eq!(rlp::decode::<Header>(&enc).unwrap(), header);
+    let mut without_tail = header;
+    without_tail.withdrawals_root = None;
+    assert_ne!(without_tail.hash(), expected);
+}
+
+/// Known roots: the empty trie, the empty ommers list, and the withdrawals root of a single withdrawal checked
+/// against the trie rules by hand (a one-leaf trie is `keccak(rlp([hex-prefix(key), value]))`).
+#[test]
+fn roots_of_known_content() {
+    use chain_types::{Withdrawal, roots};
+    assert_eq!(roots::transactions_root(&[]), EMPTY_ROOT_HASH);
+    assert_eq!(roots::receipts_root(&[]), EMPTY_ROOT_HASH);
+    assert_eq!(roots::withdrawals_root(&[]), EMPTY_ROOT_HASH);
+    assert_eq!(roots::ommers_hash(&[]), EMPTY_OMMERS_HASH);
+    let w = Withdrawal {
+        index: 1,
+        validator_index: 2,
+        address: Address::repeat_byte(3),
+        amount: 4,
+    };
+    let value = rlp::encode(&w);
+    // Key rlp(0) = 0x80: nibbles [8, 0], even length leaf: hex prefix 0x20 followed by 0x80.
+    let mut leaf = rlp::RlpStream::new_list(2);
+    leaf.append(&vec![0x20u8, 0x80]);
+    leaf.append(&value.to_vec());
+    assert_eq!(
+        roots::withdrawals_root(&[w]),
+        chain_types::keccak256(&leaf.out())
+    );
+}
+
+/// Mainnet block 46 147, the block with the first transaction (a legacy transfer).
+/// Header, transaction fields and hashes from lmittmann/w3, `module/eth/testdata/get_block_by_hash__46147.golden`,
+/// a recorded `eth_getBlockByHash` reply of a mainnet node.
+#[test]
+fn mainnet_first_transaction_block() {
+    let mut tx = rlp::RlpStream::new_list(9);
+    tx.append(&0u64);
+    tx.append(&0x2d79883d2000u64);
+    tx.append(&0x5208u64);
+    tx.append(&Address::from_slice(
+        &hex::decode("5df9b87991262f6ba471f09758cde1c0fc1de734").unwrap(),
+    ));
+    tx.append(&0x7a69u64);
+    tx.append(&Vec::<u8>::new());
+    tx.append(&0x1cu64);
+    tx.append(&h256(
+        "88ff6cf0fefd94db46111149ae4bfc179e9b94721fffd821d38d16464b3f71d0",
+    ));
+    tx.append(&h256(
+        "45e0aff800961cfce805daef7016b9b675c137a6a41a548f7b60a3484c06a33a",
+    ));
+    let tx = Bytes::from(tx.out().to_vec());
+    assert_eq!(
+        chain_types::keccak256(&tx),
+        h256("5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"),
+        "transaction hash"
+    );
+    let header = Header {
+        parent_hash: h256("5a41d0e66b4120775176c09fcf39e7c0520517a13d2b57b18d33d342df038bfc"),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::from_slice(
+            &hex::decode("e6a7a1d47ff21b6321162aea7c6cb457d5476bca").unwrap(),
+        ),
+        state_root: h256("0e0df2706b0a4fb8bd08c9246d472abbe850af446405d9eba1db41db18b4a169"),
+        transactions_root: h256("4513310fcb9f6f616972a3b948dc5d547f280849a87ebb5af0191f98b87be598"),
+        receipts_root: h256("fe2bf2a941abf41d72637e5b91750332a30283efd40c424dc522b77e6f0ed8c4"),
+        logs_bloom: Bloom::default(),
+        difficulty: U256::from(0x153886c1bbdu64),
+        number: 0xb443,
+        gas_limit: 0x520b,
+        gas_used: 0x5208,
+        timestamp: 0x55c42659,
+        extra_data: Bytes::from_static(b"ethpool.org"),
+        mix_hash: h256("b48c515a9dde8d346c3337ea520aa995a4738bb595495506125449c1149d6cf4"),
+        nonce: 0xba4f8ecd18aab215u64.to_be_bytes(),
+        ..Header::default()
+    };
+    assert_eq!(
+        header.hash(),
+        h256("4e3a3754410177e6937ef1f84bba68ea139e8d1a2258c5f85db9f1cd715a1bdd")
+    );
+    let body = chain_types::Body {
+        transactions: vec![tx],
+        ommers: vec![],
+        withdrawals: None,
+    };
+    body.check_against(&header).unwrap();
+    let block = chain_types::Block {
+        header: header.seal(),
+        body,
+    };
+    let enc = rlp::encode(&block);
+    assert_eq!(enc.len(), 0x27a, "the block size the node reported");
+    let back: chain_types::Block = rlp::decode(&enc).unwrap();
+    assert_eq!(back, block);
+}

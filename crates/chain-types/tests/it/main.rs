@@ -3,4 +3,5 @@
 
 mod generated;
 mod known;
+mod props;
 mod store;
