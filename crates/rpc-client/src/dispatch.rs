@@ -586,8 +586,13 @@ impl<C: Connector> Driver<C> {
                 Exit::Lost(e) => {
                     tracing::debug!(error = %e, "connection lost");
                     drop((sender, receiver));
+                    // An oversized message is reported as such; anything else is a loss.
+                    let reason = match e {
+                        Error::MessageTooLarge { .. } => e,
+                        _ => Error::Disconnected,
+                    };
                     match self.shared.config.reconnect.clone() {
-                        None => self.shared.lock().fail_all(&Error::Disconnected),
+                        None => self.shared.lock().fail_all(&reason),
                         Some(policy) => {
                             self.shared.lock().fail_for_reconnect();
                             if let Some(c) = self.reconnect(&policy).await {
