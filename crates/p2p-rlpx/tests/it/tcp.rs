@@ -393,3 +393,34 @@ async fn host_reports_garbage_handshakes() {
     .await
     .unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_peers_keep_a_quiet_connection_alive_with_pings() {
+    // Two full peerwire stacks (ECIES handshake, frame codec with snappy, p2p_msg::Peer) over
+    // an in-memory stream, in paused time. The protocols stay silent for 100 s; a peer that
+    // hears nothing for 30 s is dropped, so only the Ping/Pong exchange (every 15 s) through
+    // the RLPx stack can keep both alive.
+    let (a_key, b_key) = (NodeKey::generate(), NodeKey::generate());
+    let (a_io, b_io) = tokio::io::duplex(64 * 1024);
+    let b_id = b_key.id();
+    let (a, b) = tokio::join!(
+        p2p_rlpx::UnauthedStream::new(a_io, a_key.clone()).connect(&b_id),
+        p2p_rlpx::UnauthedStream::new(b_io, b_key.clone()).accept()
+    );
+    let a = RlpxTransport::from_stream(a.unwrap());
+    let b = RlpxTransport::from_stream(b.unwrap());
+    let a = Peer::new(a, LocalHello::new("peer-a", a_key.id()), vec![idle()]);
+    let b = Peer::new(b, LocalHello::new("peer-b", b_key.id()), vec![idle()]);
+    let (a_handle, b_handle) = (a.handle(), b.handle());
+    let started = tokio::time::Instant::now();
+    let (a_exit, b_exit, ()) = tokio::join!(a.run(), b.run(), async {
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        assert!(!a_handle.is_stopped() && !b_handle.is_stopped());
+        a_handle.disconnect(DisconnectReason::Requested);
+    });
+    assert!(started.elapsed() >= Duration::from_secs(100));
+    assert_eq!(a_exit.reason, DisconnectReason::Requested, "{a_exit:?}");
+    assert!(a_exit.error.is_none(), "{a_exit:?}");
+    assert_eq!(b_exit.reason, DisconnectReason::Requested, "{b_exit:?}");
+    assert!(b_exit.remote_requested, "{b_exit:?}");
+}
