@@ -180,14 +180,14 @@ async fn peer_mux(iters: u64, payload: Bytes) -> Duration {
     let (done_tx, mut done_rx) = mpsc::channel::<Instant>(2);
     let sender = |name: &'static str| {
         let start = start.clone();
-        let payload = payload.clone();
+        let msg = Msg::new(1, payload.clone());
         Protocol::new(name, 1, 2, move |_, rw| {
             let start = start.clone();
-            let payload = payload.clone();
+            let msg = msg.clone();
             async move {
                 start.lock().expect("lock").get_or_insert_with(Instant::now);
                 for _ in 0..per_proto {
-                    rw.write_msg(Msg::new(1, payload.clone())).await?;
+                    rw.write_msg(msg.clone()).await?;
                 }
                 // Wait for the remote to hang up.
                 let _ = rw.read_msg().await;

@@ -138,11 +138,12 @@ impl Rendezvous {
     }
 
     /// Puts `msg` in the slot as soon as it is free and returns without waiting for a receiver
-    /// to take it (a one-message buffer).
+    /// to take it (a one-message buffer). Returns whether it had to wait for the slot.
     ///
     /// Cancel safety: a dropped future has not placed its message.
-    pub(crate) async fn put(&self, msg: Msg) -> Result<(), Closed> {
+    pub(crate) async fn put(&self, msg: Msg) -> Result<bool, Closed> {
         let mut msg = msg;
+        let mut waited = false;
         loop {
             match self.try_place(msg)? {
                 Ok(_) => break,
@@ -155,9 +156,10 @@ impl Rendezvous {
                 Err(m) => msg = m,
             }
             notified.await;
+            waited = true;
         }
         self.receivers.notify_one();
-        Ok(())
+        Ok(waited)
     }
 
     fn try_take(&self) -> Option<Result<Msg, Closed>> {

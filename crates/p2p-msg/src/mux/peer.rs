@@ -7,14 +7,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::future::{Either, poll_fn, select};
+use futures::future::{BoxFuture, Either, poll_fn, select};
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tracing::{debug, trace};
 
 use super::hello::RawHello;
-use super::protocol::{Conn, ProtoShared, Stop, StopCell, stamp};
+use super::protocol::{Conn, ProtoShared, Stop, StopCell};
 use super::{
     BASE_PROTOCOL_LENGTH, BASE_PROTOCOL_VERSION, DISCONNECT_CODE, DisconnectReason, FrameTransport,
     HELLO_CODE, Hello, MAX_HELLO_SIZE, NodeId, PING_CODE, PONG_CODE, PeerHandle, PeerInfo, ProtoRw,
@@ -202,7 +202,11 @@ impl<T: FrameTransport> Peer<T> {
         let conn = Arc::new(Conn::new(transport.clone(), stop.clone()));
         let info = PeerInfo::for_peer(remote.clone(), PeerHandle::new(stop.clone()));
         let mut routes = Vec::with_capacity(shared.len());
-        let mut running = FuturesUnordered::new();
+        // Every part of the connection is one future in one `FuturesUnordered`, so a wake-up
+        // polls only the part that was woken. Each yields the stop it caused, or `None` for the
+        // "stopped" signal.
+        let (pong_tx, pong_rx) = mpsc::channel(PONG_QUEUE);
+        let mut parts: FuturesUnordered<BoxFuture<'_, Option<Stop>>> = FuturesUnordered::new();
         for s in &shared {
             let Some(proto) = protocols.get(s.index) else {
                 continue;
@@ -222,49 +226,49 @@ impl<T: FrameTransport> Peer<T> {
                 peer: remote.id,
                 events: events.clone(),
             });
-            running.push(proto.run(info.clone(), rw));
+            let run = proto.run(info.clone(), rw);
+            parts.push(Box::pin(async move {
+                let (reason, error) = match run.await {
+                    Ok(()) => (DisconnectReason::Quitting, None),
+                    Err(e) => (e.protocol_disconnect_reason(), Some(e)),
+                };
+                Some(Stop {
+                    reason,
+                    remote_requested: false,
+                    error,
+                })
+            }));
         }
         drop(info);
-        {
-            let (pong_tx, pong_rx) = mpsc::channel(PONG_QUEUE);
-            let mut read = pin!(read_loop(&*transport, &routes, pong_tx));
-            let mut ping = pin!(ping_loop(&conn, pong_rx));
-            let mut watchdog = pin!(write_watchdog(&conn));
-            let mut stopped = pin!(stop.stopped());
-            poll_fn(|cx| {
-                while let Poll::Ready(Some(result)) = running.poll_next_unpin(cx) {
-                    let (reason, error) = match result {
-                        Ok(()) => (DisconnectReason::Quitting, None),
-                        Err(e) => (e.protocol_disconnect_reason(), Some(e)),
-                    };
-                    stop.stop(Stop {
-                        reason,
-                        remote_requested: false,
-                        error,
-                    });
-                }
-                if let Poll::Ready(s) = read.as_mut().poll(cx) {
-                    stop.stop(s);
-                }
-                if let Poll::Ready(e) = ping.as_mut().poll(cx) {
-                    stop.stop(network_error(e));
-                }
-                if let Poll::Ready(e) = watchdog.as_mut().poll(cx) {
-                    stop.stop(network_error(e));
-                }
-                if stopped.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
-                Poll::Pending
-            })
-            .await;
+        let routes = &routes;
+        let transport_ref = &*transport;
+        parts.push(Box::pin(async move {
+            Some(read_loop(transport_ref, routes, pong_tx).await)
+        }));
+        parts.push(Box::pin(async {
+            Some(network_error(ping_loop(&conn, pong_rx).await))
+        }));
+        parts.push(Box::pin(async {
+            Some(network_error(write_watchdog(&conn).await))
+        }));
+        parts.push(Box::pin(async {
+            stop.stopped().await;
+            None
+        }));
+        while let Some(ended) = parts.next().await {
+            if let Some(s) = ended {
+                stop.stop(s);
+            }
+            if stop.is_stopped() {
+                break;
+            }
         }
 
         // 5. Shutdown.
-        for r in &routes {
+        for r in routes {
             r.inbound.close();
         }
-        drop(running);
+        drop(parts);
         let Stop {
             reason,
             remote_requested,
@@ -305,7 +309,7 @@ async fn finish<T: FrameTransport>(
         let msg = Msg::new(DISCONNECT_CODE, reason.encode_payload());
         let write = async {
             let _guard = match conn {
-                Some(c) => Some(c.write_lock.lock().await),
+                Some(c) => Some(c.lock.lock().await),
                 None => None,
             };
             transport.write_frame(msg).await
@@ -433,8 +437,10 @@ async fn read_loop<T: FrameTransport>(t: &T, routes: &[Route], pongs: mpsc::Send
     // One timer for all reads: it is reset only when it fires, to 30 s after the start of the
     // read in progress, so a frame read costs no timer registration.
     let mut deadline = pin!(sleep(FRAME_READ_TIMEOUT));
+    let mut started = Instant::now();
+    let mut received;
     loop {
-        let started = Instant::now();
+        let mut waited = false;
         let msg = {
             let mut read = pin!(t.read_frame());
             let read = poll_fn(|cx| {
@@ -451,18 +457,29 @@ async fn read_loop<T: FrameTransport>(t: &T, routes: &[Route], pongs: mpsc::Send
                 Poll::Pending
             });
             match read.await {
-                Some(Ok(m)) => stamp(m),
+                Some(Ok(mut m)) => {
+                    received = Instant::now();
+                    m.received_at = received.into_std();
+                    m
+                }
                 Some(Err(e)) => return network_error(e),
                 None => return network_error(Error::Timeout("frame read")),
             }
         };
         trace!(code = msg.code, size = msg.size, "frame received");
         match msg.code {
-            PING_CODE => {
-                if pongs.send(()).await.is_err() {
+            PING_CODE => match pongs.try_send(()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    if pongs.send(()).await.is_err() {
+                        return network_error(Error::ShuttingDown);
+                    }
+                    waited = true;
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => {
                     return network_error(Error::ShuttingDown);
                 }
-            }
+            },
             DISCONNECT_CODE => {
                 let reason = DisconnectReason::decode_payload(msg.data())
                     .unwrap_or(DisconnectReason::Invalid);
@@ -484,29 +501,34 @@ async fn read_loop<T: FrameTransport>(t: &T, routes: &[Route], pongs: mpsc::Send
                 };
                 let mut msg = msg;
                 msg.code = code - route.offset;
-                if route.inbound.put(msg).await.is_err() {
-                    return network_error(Error::ShuttingDown);
+                match route.inbound.put(msg).await {
+                    Ok(w) => waited = w,
+                    Err(_) => return network_error(Error::ShuttingDown),
                 }
             }
         }
+        // The next read starts now; reuse the receive time unless dispatch had to wait.
+        started = if waited { Instant::now() } else { received };
     }
 }
 
-/// Ends the peer when a write has been in progress for [`FRAME_WRITE_TIMEOUT`].
+/// Ends the peer when one write stays in progress too long.
 ///
-/// One timer serves all writes: it fires at least every [`FRAME_WRITE_TIMEOUT`]; when a write is
-/// in progress it is re-armed to that write's start plus the timeout, so a stuck write is
-/// detected exactly [`FRAME_WRITE_TIMEOUT`] after it started, without a timer per write.
+/// One timer serves all writes (no timer or clock read per write): every
+/// [`FRAME_WRITE_TIMEOUT`] it looks at the write token; if the same acquisition is still in
+/// progress as at the previous look, the write is stuck. A stuck write is therefore detected
+/// between one and two [`FRAME_WRITE_TIMEOUT`]s (20 to 40 s) after it started.
 async fn write_watchdog(conn: &Conn) -> Error {
     let mut check = pin!(sleep(FRAME_WRITE_TIMEOUT));
+    let mut seen: Option<u64> = None;
     loop {
         check.as_mut().await;
-        let now = Instant::now();
-        match conn.write_started() {
-            Some(at) if now >= at + FRAME_WRITE_TIMEOUT => return Error::Timeout("frame write"),
-            Some(at) => check.as_mut().reset(at + FRAME_WRITE_TIMEOUT),
-            None => check.as_mut().reset(now + FRAME_WRITE_TIMEOUT),
+        let now = conn.lock.in_progress();
+        if now.is_some() && now == seen {
+            return Error::Timeout("frame write");
         }
+        seen = now;
+        check.as_mut().reset(Instant::now() + FRAME_WRITE_TIMEOUT);
     }
 }
 

@@ -4,9 +4,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
@@ -309,13 +308,69 @@ pub fn new_peer_pipe(
     )
 }
 
+/// The peer's write token: one write at a time.
+///
+/// An atomic flag with a [`Notify`] for waiters (cheaper than an async mutex on the uncontended
+/// path, not FIFO-fair). Every acquisition bumps a sequence number, which the peer's write
+/// watchdog reads to detect a write that stays in progress.
+#[derive(Debug, Default)]
+pub(crate) struct WriteLock {
+    locked: AtomicBool,
+    seq: AtomicU64,
+    released: Notify,
+}
+
+impl WriteLock {
+    fn try_lock(&self) -> bool {
+        let ok = self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok();
+        if ok {
+            self.seq.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Waits for the token.
+    pub(crate) async fn lock(&self) -> WriteGuard<'_> {
+        loop {
+            if self.try_lock() {
+                return WriteGuard(self);
+            }
+            let mut n = pin!(self.released.notified());
+            n.as_mut().enable();
+            if self.try_lock() {
+                return WriteGuard(self);
+            }
+            n.await;
+        }
+    }
+
+    /// The acquisition in progress, if the token is held: its sequence number.
+    pub(crate) fn in_progress(&self) -> Option<u64> {
+        self.locked
+            .load(Ordering::Acquire)
+            .then(|| self.seq.load(Ordering::Relaxed))
+    }
+}
+
+/// Releases the [`WriteLock`] on drop.
+#[derive(Debug)]
+pub(crate) struct WriteGuard<'a>(&'a WriteLock);
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.0.locked.store(false, Ordering::Release);
+        self.0.released.notify_one();
+    }
+}
+
 /// The connection state a peer shares with its protocols' reader-writers.
 pub(crate) struct Conn {
     pub(crate) writer: Arc<dyn DynFrameWrite>,
-    pub(crate) write_lock: tokio::sync::Mutex<()>,
+    pub(crate) lock: WriteLock,
     pub(crate) stop: Arc<StopCell>,
-    /// When the write in progress started (read by the peer's write watchdog).
-    pub(crate) write_started: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl fmt::Debug for Conn {
@@ -328,54 +383,26 @@ impl Conn {
     pub(crate) fn new(writer: Arc<dyn DynFrameWrite>, stop: Arc<StopCell>) -> Self {
         Self {
             writer,
-            write_lock: tokio::sync::Mutex::new(()),
+            lock: WriteLock::default(),
             stop,
-            write_started: Mutex::new(None),
         }
-    }
-
-    /// When the write in progress started, if one is in progress.
-    pub(crate) fn write_started(&self) -> Option<tokio::time::Instant> {
-        *self
-            .write_started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set_write_started(&self, at: Option<tokio::time::Instant>) {
-        *self
-            .write_started
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = at;
     }
 
     /// Writes one frame, one write at a time, failing with [`Error::ShuttingDown`] once the peer
     /// stops.
     ///
-    /// The write is bounded by the peer's write watchdog ([`FRAME_WRITE_TIMEOUT`](super::FRAME_WRITE_TIMEOUT)), which ends
-    /// the peer (and so drops or fails this write) instead of a timer per write.
+    /// The write is bounded by the peer's write watchdog
+    /// ([`FRAME_WRITE_TIMEOUT`](super::FRAME_WRITE_TIMEOUT)), which ends the peer (and so drops
+    /// or fails this write) instead of a timer per write.
     pub(crate) async fn write(&self, msg: Msg) -> Result<(), Error> {
         if self.stop.is_stopped() {
             return Err(Error::ShuttingDown);
         }
-        let _guard = self.write_lock.lock().await;
+        let _guard = self.lock.lock().await;
         if self.stop.is_stopped() {
             return Err(Error::ShuttingDown);
         }
-        self.set_write_started(Some(tokio::time::Instant::now()));
-        let clear = ClearWriteStarted(self);
-        let result = self.writer.write_boxed(msg).await;
-        drop(clear);
-        result
-    }
-}
-
-/// Clears the write start time when a write ends or is cancelled.
-struct ClearWriteStarted<'a>(&'a Conn);
-
-impl Drop for ClearWriteStarted<'_> {
-    fn drop(&mut self) {
-        self.0.set_write_started(None);
+        self.writer.write_boxed(msg).await
     }
 }
 
@@ -501,12 +528,6 @@ impl MsgWriter for ProtoRw {
             }
         }
     }
-}
-
-/// Marks a message as received now.
-pub(crate) fn stamp(mut msg: Msg) -> Msg {
-    msg.received_at = Instant::now();
-    msg
 }
 
 #[cfg(test)]

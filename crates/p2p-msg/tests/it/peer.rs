@@ -695,24 +695,30 @@ async fn two_peers() {
     assert_eq!(a.remote.unwrap().client_id, "server");
 }
 
-/// A write the remote never takes ends the peer after 20 s with a network error.
+/// A write the remote never takes ends the peer with a network error, 20 to 40 s after it
+/// started (the write watchdog looks every 20 s).
 #[tokio::test(start_paused = true)]
 async fn stuck_write_times_out() {
-    let p = proto("a", 1, 1, |_, rw| async move {
-        sleep(Duration::from_secs(7)).await;
-        send(&rw, 0, &L(&[])).await?;
-        Ok(())
-    });
-    let s = spawn_peer(vec![p]);
-    // The remote never reads nor writes after the Hello: the stuck write (from 7 s) times out
-    // before the silent remote would (30 s).
+    let s = spawn_peer(vec![idle("a", 1, 1)]);
     let t0 = bounded(async {
         handshake(&s.remote, &remote_hello(&[("a", 1)])).await;
         Instant::now()
     })
     .await;
+    // The remote keeps sending Pings, so the read side stays alive, but never reads: the Pong
+    // for the first Ping (at 5 s) is stuck.
+    let remote = s.remote.clone();
+    let pinger = tokio::spawn(async move {
+        loop {
+            sleep(Duration::from_secs(5)).await;
+            if remote.write_msg(Msg::new(2, vec![0xc0])).await.is_err() {
+                break;
+            }
+        }
+    });
     let exit = bounded(s.exit).await.unwrap();
-    assert_eq!(t0.elapsed(), Duration::from_secs(27));
+    assert_eq!(t0.elapsed(), Duration::from_secs(40));
     assert_eq!(exit.reason, DisconnectReason::NetworkError);
     assert!(matches!(exit.error, Some(Error::Timeout("frame write"))));
+    bounded(pinger).await.unwrap();
 }
