@@ -2,4 +2,5 @@
 
 #![allow(unreachable_pub, dead_code)]
 
+mod devp2p;
 mod support;
