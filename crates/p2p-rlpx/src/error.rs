@@ -107,9 +107,6 @@ pub enum Error {
     /// A connection to this node is already up.
     #[error("already connected")]
     AlreadyConnected,
-    /// The message layer failed on top of this transport.
-    #[error("peer")]
-    Peer(#[source] p2p_msg::Error),
     /// The host was shut down.
     #[error("host shut down")]
     ShutDown,

@@ -261,7 +261,8 @@ async fn hosts_dial_listen_and_report_events() {
             .unwrap();
         let b_enode = b.enode();
         assert_eq!(b_enode.to_string().parse::<Enode>().unwrap(), b_enode);
-        let b_run = tokio::spawn(b.run());
+        // One task per connection.
+        let b_run = b.spawn_run();
 
         let exit = a.connect(&b_enode).await.unwrap();
         assert!(exit.remote_requested, "{exit:?}");
