@@ -1,0 +1,9 @@
+//! Integration tests of the `peerwire` binary: argument and URL errors, unreachable endpoints,
+//! calls and subscriptions against an in-process WebSocket server, and against ganache when
+//! `cargo xtask test` started it.
+
+mod args;
+mod ganache;
+mod server;
+mod support;
+mod ws;
