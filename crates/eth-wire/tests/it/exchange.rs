@@ -575,3 +575,45 @@ async fn dyn_chain_source_works_over_eth() {
         );
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn in_flight_requests_are_bounded() {
+    let config = PeerConfig {
+        max_in_flight: 3,
+        request_timeout: Duration::from_secs(5),
+        ..PeerConfig::default()
+    };
+    let (client, driver, remote) = scripted(config).await;
+    let requests: Vec<_> = (0..10u64)
+        .map(|n| {
+            let c = client.clone();
+            Box::pin(async move { c.get_block_headers(HeadersRequest::rising(n, 1)).await })
+        })
+        .collect();
+    let observe = async {
+        // The remote sees exactly three requests and answers none; nothing more arrives while they wait.
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(read_eth(&remote).await.request_id().expect("a request"));
+        }
+        assert_eq!(client.in_flight(), 3);
+        let more = tokio::time::timeout(Duration::from_secs(4), remote.read_msg()).await;
+        assert!(
+            more.is_err(),
+            "a fourth request was sent while three were in flight"
+        );
+        ids
+    };
+    let (results, ids) = tokio::select! {
+        r = async { tokio::join!(futures_join(requests), observe) } => r,
+        e = driver.run() => panic!("driver stopped: {e}"),
+    };
+    assert_eq!(ids.len(), 3);
+    // The three sent time out; the seven that never got a slot time out too, within the same deadline.
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::RequestTimeout { .. })))
+    );
+    assert_eq!(client.in_flight(), 0);
+}
