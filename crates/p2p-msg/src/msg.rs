@@ -14,7 +14,9 @@ use crate::Error;
 /// `size` is the payload size; [`Msg::new`] keeps it equal to `payload.len()`.
 /// If a hand-built message has `size` below `payload.len()`, readers see only the first `size`
 /// bytes ([`Msg::data`]), like the reference's byte budget.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Equality compares `code`, `size` and `payload`, not `received_at`.
+#[derive(Clone)]
 pub struct Msg {
     /// The message code (absolute on the wire, relative inside a protocol).
     pub code: u64,
@@ -95,6 +97,14 @@ pub(crate) fn decode_first<T: rlp::Decodable>(data: &[u8]) -> Result<T, rlp::Dec
     let item = data.get(..end).ok_or(rlp::DecoderError::RlpIsTooShort)?;
     rlp::decode(item)
 }
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.size == other.size && self.payload == other.payload
+    }
+}
+
+impl Eq for Msg {}
 
 impl fmt::Display for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

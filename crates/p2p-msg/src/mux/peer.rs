@@ -558,7 +558,17 @@ async fn ping_loop(conn: &Conn, mut pongs: mpsc::Receiver<()>) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn check_hello_never_panics(code in 0u64..4, payload in prop::collection::vec(any::<u8>(), 0..300), id in any::<bool>()) {
+            let expected = id.then_some(NodeId([1; 64]));
+            let _ = check_hello(&Msg::new(code, payload), expected);
+        }
+    }
 
     fn hello_msg(id: &[u8]) -> Msg {
         let mut s = rlp::RlpStream::new_list(5);
