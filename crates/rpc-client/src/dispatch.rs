@@ -12,6 +12,7 @@
 use std::{
     collections::HashMap,
     fmt,
+    hash::{BuildHasherDefault, Hasher},
     sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64},
     time::Duration,
 };
@@ -27,13 +28,37 @@ use crate::{
     error::Error,
     subscription::{Pushed, SubShared, key_to_json},
     transport::{Connector, FrameReceiver, FrameSender},
-    wire::{self, Id, Incoming, Parsed, SubParams},
+    wire::{self, Id, Incoming, Parsed},
 };
 
 /// Frames written between two flushes at most.
 const MAX_COALESCED: usize = 128;
 /// Bound on remembered subscribe requests whose caller gave up before the reply.
 pub(crate) const MAX_ORPHANS: usize = 1024;
+
+/// A cheap hasher for locally allocated sequential ids (Fibonacci multiplicative hashing);
+/// ids are not attacker-chosen, so no keyed hash is needed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by local ids.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// A frame on its way to the driver.
 #[derive(Debug)]
@@ -81,14 +106,14 @@ pub(crate) struct BatchState {
 pub(crate) struct State {
     pub(crate) epoch: u64,
     pub(crate) closed: bool,
-    pub(crate) pending: HashMap<u64, Pending>,
-    pub(crate) batches: HashMap<u64, BatchState>,
+    pub(crate) pending: IdMap<Pending>,
+    pub(crate) batches: IdMap<BatchState>,
     /// Live subscriptions by the server's id.
     pub(crate) subs: HashMap<String, Arc<SubShared>>,
     /// Live subscriptions by local id (renewed after a reconnect).
-    pub(crate) live: HashMap<u64, Arc<SubShared>>,
+    pub(crate) live: IdMap<Arc<SubShared>>,
     /// Subscribe requests whose caller gave up: unsubscribe when the reply comes.
-    pub(crate) orphans: HashMap<u64, String>,
+    pub(crate) orphans: IdMap<String>,
     /// Unsubscribe frames waiting for the write half.
     pub(crate) unsub_queue: Vec<String>,
 }
@@ -400,18 +425,11 @@ impl State {
             tracing::debug!(method, "ignoring server notification");
             return;
         }
-        let Some(params) = m.params else {
-            tracing::debug!(method, "subscription notification without params");
+        let Some(p) = &m.sub else {
+            tracing::debug!(method, "malformed subscription notification");
             return;
         };
-        let p: SubParams<'_> = match serde_json::from_str(params.get()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::debug!(method, error = %e, "malformed subscription notification");
-                return;
-            }
-        };
-        let key = p.subscription.0;
+        let key = &p.subscription.0;
         let Some(sub) = self.subs.get(key.as_ref()) else {
             tracing::debug!(method, subscription = %key, "notification for unknown subscription");
             return;
@@ -437,7 +455,7 @@ impl State {
             tracing::warn!(subscription = %key, "subscription buffer overflowed, unsubscribing");
             self.subs.remove(key.as_ref());
             self.live.remove(&sub.local_id);
-            self.push_unsub(shared, &sub.unsubscribe_method, &key);
+            self.push_unsub(shared, &sub.unsubscribe_method, key);
         }
     }
 

@@ -86,8 +86,10 @@ pub(crate) struct Incoming<'a> {
     pub(crate) id: Id,
     #[serde(borrow, default)]
     pub(crate) method: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "some_raw")]
-    pub(crate) params: Option<&'a RawValue>,
+    /// The params of a subscription notification, parsed in the same pass; `None` for any
+    /// other shape of params.
+    #[serde(rename = "params", borrow, default, deserialize_with = "lenient_sub")]
+    pub(crate) sub: Option<SubParams<'a>>,
     #[serde(borrow, default, deserialize_with = "some_raw")]
     pub(crate) result: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "some_raw")]
@@ -116,14 +118,76 @@ pub(crate) fn decode_error_object(raw: &RawValue) -> Error {
 }
 
 /// The params of a `<ns>_subscription` notification.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct SubParams<'a> {
-    #[serde(borrow)]
     pub(crate) subscription: SubKey<'a>,
-    #[serde(borrow, default, deserialize_with = "some_raw")]
     pub(crate) result: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "some_raw")]
     pub(crate) error: Option<&'a RawValue>,
+}
+
+/// Parses `params` as subscription params when it has that shape, and skips it otherwise
+/// (never failing the message).
+fn lenient_sub<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SubParams<'de>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<SubParams<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("params")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            let mut subscription = None;
+            let mut result = None;
+            let mut error = None;
+            while let Some(key) = a.next_key::<Cow<'de, str>>()? {
+                match key.as_ref() {
+                    "subscription" => {
+                        let raw: &'de RawValue = a.next_value()?;
+                        subscription =
+                            serde_json::from_str::<SubKey<'de>>(raw.get())
+                                .ok()
+                                .map(|k| match k.0 {
+                                    // A borrowed key borrows from `raw`, which lives as long as 'de.
+                                    Cow::Borrowed(b) => SubKey(Cow::Borrowed(b)),
+                                    Cow::Owned(o) => SubKey(Cow::Owned(o)),
+                                });
+                    }
+                    "result" => result = Some(a.next_value::<&'de RawValue>()?),
+                    "error" => error = Some(a.next_value::<&'de RawValue>()?),
+                    _ => {
+                        a.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(subscription.map(|subscription| SubParams {
+                subscription,
+                result,
+                error,
+            }))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// A subscription id as a lookup key: strings as they are, numbers as NUL + digits.
@@ -367,12 +431,25 @@ mod tests {
             panic!("not one")
         };
         assert_eq!(m.method.as_deref(), Some("eth_subscription"));
-        let p: SubParams<'_> = serde_json::from_str(m.params.unwrap().get()).unwrap();
+        let p = m.sub.unwrap();
         assert_eq!(p.subscription.0, "0x1");
         assert_eq!(p.result.unwrap().get(), r#"{"n":1}"#);
-        let p: SubParams<'_> =
-            serde_json::from_str(r#"{"subscription":12,"result":null}"#).unwrap();
+        let Parsed::One(m) = parse_frame(
+            br#"{"method":"x_subscription","params":{"extra":[1],"subscription":12,"result":null}}"#,
+        )
+        .unwrap() else {
+            panic!("not one")
+        };
+        let p = m.sub.unwrap();
         assert_eq!(p.subscription.0, "\u{0}12");
+        assert_eq!(p.result.unwrap().get(), "null");
+        for params in [r#"[1,2]"#, r#"{"subscription":[]}"#, r#""s""#, "null", "{}"] {
+            let frame = format!(r#"{{"method":"x_subscription","params":{params}}}"#);
+            let Parsed::One(m) = parse_frame(frame.as_bytes()).unwrap() else {
+                panic!("not one")
+            };
+            assert!(m.sub.is_none(), "{params}");
+        }
         assert_eq!(
             parse_sub_id(&RawValue::from_string("12".into()).unwrap()).unwrap(),
             "\u{0}12"
