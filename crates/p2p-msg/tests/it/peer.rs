@@ -722,3 +722,47 @@ async fn stuck_write_times_out() {
     assert!(matches!(exit.error, Some(Error::Timeout("frame write"))));
     bounded(pinger).await.unwrap();
 }
+
+/// A local disconnect sends `[reason]` for every reason except NetworkError, which is never
+/// sent.
+#[tokio::test(start_paused = true)]
+async fn local_disconnect_every_reason() {
+    for reason in DisconnectReason::ALL {
+        let s = spawn_peer(vec![idle("a", 1, 1)]);
+        bounded(handshake(&s.remote, &remote_hello(&[("a", 1)]))).await;
+        s.handle.disconnect(reason);
+        let got = bounded(drain(&s.remote)).await;
+        let exit = bounded(s.exit).await.unwrap();
+        assert_eq!(exit.reason, reason);
+        assert!(!exit.remote_requested);
+        if reason == DisconnectReason::NetworkError {
+            assert!(got.is_empty());
+            assert!(!exit.disconnect_sent);
+        } else {
+            assert_eq!(got.len(), 1, "{reason:?}");
+            assert_eq!(got[0].code, 1);
+            assert_eq!(
+                DisconnectReason::decode_payload(&got[0].payload),
+                Ok(reason)
+            );
+            assert_eq!(got[0].payload.len(), 2);
+            assert!(exit.disconnect_sent);
+        }
+    }
+}
+
+/// An empty Disconnect payload means Requested.
+#[tokio::test(start_paused = true)]
+async fn remote_disconnect_empty_payload() {
+    for payload in [vec![], vec![0xc0]] {
+        let s = spawn_peer(vec![idle("a", 1, 1)]);
+        bounded(async {
+            handshake(&s.remote, &remote_hello(&[("a", 1)])).await;
+            s.remote.write_msg(Msg::new(1, payload)).await.unwrap();
+        })
+        .await;
+        let exit = bounded(s.exit).await.unwrap();
+        assert_eq!(exit.reason, DisconnectReason::Requested);
+        assert!(exit.remote_requested);
+    }
+}
