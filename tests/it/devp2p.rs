@@ -402,3 +402,84 @@ async fn their_dialer_to_our_listener() {
     assert_eq!(result["txs"].as_u64(), Some(txs as u64));
     assert_eq!(result["receipts"].as_u64(), Some(txs as u64));
 }
+
+#[tokio::test]
+async fn full_sync_of_their_chain_through_chain_downloader() {
+    let Some(enode) = peer_env("PEERWIRE_DEVP2P_ENODE") else {
+        return;
+    };
+    let Some(info) = peer_env("PEERWIRE_DEVP2P_INFO") else {
+        return;
+    };
+    let info = parse_info(&info);
+    within(Duration::from_secs(60), async {
+        let (eth, handle) = dial_reference(&enode, &info).await;
+        // The genesis comes from the peer and must hash to the announced genesis.
+        let genesis = eth
+            .headers(HeadersRequest::rising(0, 1))
+            .await
+            .expect("genesis header")
+            .pop()
+            .expect("one header")
+            .seal();
+        assert_eq!(genesis.hash(), info.genesis);
+        for mode in [
+            chain_downloader::SyncMode::Full,
+            chain_downloader::SyncMode::Fast,
+        ] {
+            let store = MemoryStore::new();
+            store
+                .insert_batch(vec![BlockEntry {
+                    header: genesis.clone(),
+                    body: Some(Body::default()),
+                    receipts: Some(Vec::new()),
+                }])
+                .expect("genesis");
+            let downloader =
+                chain_downloader::Downloader::new(store, chain_downloader::Config::default());
+            let source: Arc<dyn chain_types::DynChainSource> = Arc::new(eth.clone());
+            let id = source.id().to_owned();
+            downloader.register_peer(source);
+            downloader
+                .synchronise(&id, info.head_hash, info.td, mode)
+                .await
+                .unwrap_or_else(|e| panic!("{mode:?} sync from the reference peer: {e}"));
+            let store = downloader.store();
+            let (head, td) = store.head().expect("store").expect("a head");
+            assert_eq!(head.number, info.head);
+            assert_eq!(head.hash(), info.head_hash);
+            assert_eq!(td, info.td);
+            // Hash by hash against what the peer serves directly, and every body and receipt list by root.
+            let mut from = 0;
+            while from <= info.head {
+                let want = (info.head + 1 - from).min(1024);
+                for h in eth
+                    .headers(HeadersRequest::rising(from, want))
+                    .await
+                    .expect("headers")
+                {
+                    let stored = store
+                        .header_by_number(h.number)
+                        .expect("store")
+                        .expect("stored header");
+                    assert_eq!(stored.hash(), h.hash(), "{mode:?}: block {}", h.number);
+                    let body = store
+                        .body(&stored.hash())
+                        .expect("store")
+                        .expect("stored body");
+                    body.check_against(&h).expect("stored body matches");
+                    if matches!(mode, chain_downloader::SyncMode::Fast) {
+                        let receipts = store
+                            .receipts(&stored.hash())
+                            .expect("store")
+                            .expect("stored receipts");
+                        roots::check_receipts(&receipts, &h).expect("stored receipts match");
+                    }
+                }
+                from += want;
+            }
+        }
+        handle.disconnect(DisconnectReason::Requested);
+    })
+    .await;
+}

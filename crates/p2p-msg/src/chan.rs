@@ -11,8 +11,10 @@
 //! Every state change happens under one short `std::sync::Mutex`; waiting uses [`Notify`], always
 //! registering before re-checking the state, so no wake-up is lost.
 
+use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
 use tokio::sync::Notify;
 
@@ -31,6 +33,10 @@ struct State {
     next_ticket: u64,
     /// Ticket of the last message taken by a receiver.
     last_taken: u64,
+    /// The waker of the sender whose message is in the slot, waiting for the take.
+    ack_waker: Option<Waker>,
+    /// Senders waiting for the slot to become free.
+    slot_waiters: usize,
     closed: bool,
 }
 
@@ -40,7 +46,7 @@ pub(crate) struct Rendezvous {
     state: Mutex<State>,
     /// Woken when a message is placed in the slot, and on close.
     receivers: Notify,
-    /// Woken when a message is taken or withdrawn, and on close.
+    /// Woken when the slot becomes free (only if a sender waits for it), and on close.
     senders: Notify,
 }
 
@@ -56,12 +62,16 @@ impl Rendezvous {
 
     /// Closes the channel; idempotent.
     pub(crate) fn close(&self) {
-        {
+        let ack = {
             let mut st = self.lock();
             if st.closed {
                 return;
             }
             st.closed = true;
+            st.ack_waker.take()
+        };
+        if let Some(w) = ack {
+            w.wake();
         }
         self.receivers.notify_waiters();
         self.senders.notify_waiters();
@@ -83,58 +93,57 @@ impl Rendezvous {
         Ok(Ok(ticket))
     }
 
-    /// Whether `ticket` was taken; on close, withdraws it and fails.
-    fn check_taken(&self, ticket: u64) -> Option<Result<(), Closed>> {
-        let mut st = self.lock();
-        if st.last_taken >= ticket {
-            return Some(Ok(()));
-        }
-        if st.closed {
-            if st.slot.is_some() && st.slot_ticket == ticket {
-                st.slot = None;
+    /// Places `msg` once the slot is free; returns its ticket and whether it had to wait.
+    async fn place(&self, msg: Msg) -> Result<(u64, bool), Closed> {
+        let mut msg = match self.try_place(msg)? {
+            Ok(t) => return Ok((t, false)),
+            Err(m) => m,
+        };
+        let _waiting = SlotWaiter::new(self);
+        loop {
+            let mut notified = pin!(self.senders.notified());
+            notified.as_mut().enable();
+            match self.try_place(msg)? {
+                Ok(t) => return Ok((t, true)),
+                Err(m) => msg = m,
             }
-            return Some(Err(Closed));
+            notified.await;
         }
-        None
     }
 
     /// Sends `msg` and waits until a receiver has taken it.
     ///
     /// Cancel safety: a dropped future withdraws a message not yet taken.
     pub(crate) async fn send(&self, msg: Msg) -> Result<(), Closed> {
-        let mut msg = msg;
-        let ticket = loop {
-            match self.try_place(msg)? {
-                Ok(t) => break t,
-                Err(m) => msg = m,
-            }
-            let mut notified = pin!(self.senders.notified());
-            notified.as_mut().enable();
-            match self.try_place(msg)? {
-                Ok(t) => break t,
-                Err(m) => msg = m,
-            }
-            notified.await;
-        };
+        let (ticket, _) = self.place(msg).await?;
         self.receivers.notify_one();
         let mut guard = Withdraw {
             chan: self,
             ticket,
             armed: true,
         };
-        loop {
-            if let Some(r) = self.check_taken(ticket) {
-                guard.armed = false;
-                return r;
+        let result = poll_fn(|cx| {
+            let mut st = self.lock();
+            if st.last_taken >= ticket {
+                return Poll::Ready(Ok(()));
             }
-            let mut notified = pin!(self.senders.notified());
-            notified.as_mut().enable();
-            if let Some(r) = self.check_taken(ticket) {
-                guard.armed = false;
-                return r;
+            if st.closed {
+                return Poll::Ready(Err(Closed));
             }
-            notified.await;
-        }
+            if !st
+                .ack_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                st.ack_waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        // On success there is nothing to withdraw; on close the guard withdraws the message.
+        guard.armed = result.is_err();
+        drop(guard);
+        result
     }
 
     /// Puts `msg` in the slot as soon as it is free and returns without waiting for a receiver
@@ -142,22 +151,7 @@ impl Rendezvous {
     ///
     /// Cancel safety: a dropped future has not placed its message.
     pub(crate) async fn put(&self, msg: Msg) -> Result<bool, Closed> {
-        let mut msg = msg;
-        let mut waited = false;
-        loop {
-            match self.try_place(msg)? {
-                Ok(_) => break,
-                Err(m) => msg = m,
-            }
-            let mut notified = pin!(self.senders.notified());
-            notified.as_mut().enable();
-            match self.try_place(msg)? {
-                Ok(_) => break,
-                Err(m) => msg = m,
-            }
-            notified.await;
-            waited = true;
-        }
+        let (_, waited) = self.place(msg).await?;
         self.receivers.notify_one();
         Ok(waited)
     }
@@ -169,8 +163,15 @@ impl Rendezvous {
         }
         let msg = st.slot.take()?;
         st.last_taken = st.slot_ticket;
+        let ack = st.ack_waker.take();
+        let free = st.slot_waiters > 0;
         drop(st);
-        self.senders.notify_waiters();
+        if let Some(w) = ack {
+            w.wake();
+        }
+        if free {
+            self.senders.notify_waiters();
+        }
         Some(Ok(msg))
     }
 
@@ -193,7 +194,24 @@ impl Rendezvous {
     }
 }
 
-/// Withdraws an untaken message when a send is cancelled.
+/// Counts a sender waiting for the slot, so that takes only notify when someone waits.
+struct SlotWaiter<'a>(&'a Rendezvous);
+
+impl<'a> SlotWaiter<'a> {
+    fn new(chan: &'a Rendezvous) -> Self {
+        chan.lock().slot_waiters += 1;
+        Self(chan)
+    }
+}
+
+impl Drop for SlotWaiter<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.slot_waiters = st.slot_waiters.saturating_sub(1);
+    }
+}
+
+/// Withdraws an untaken message when a send is cancelled or the channel closed.
 struct Withdraw<'a> {
     chan: &'a Rendezvous,
     ticket: u64,
@@ -205,16 +223,17 @@ impl Drop for Withdraw<'_> {
         if !self.armed {
             return;
         }
-        let withdrawn = {
+        let free = {
             let mut st = self.chan.lock();
             if st.slot.is_some() && st.slot_ticket == self.ticket {
                 st.slot = None;
-                true
+                st.ack_waker = None;
+                st.slot_waiters > 0
             } else {
                 false
             }
         };
-        if withdrawn {
+        if free {
             self.chan.senders.notify_waiters();
         }
     }

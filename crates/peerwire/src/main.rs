@@ -1,9 +1,21 @@
 //! `peerwire`: the command line of the peerwire toolkit.
+//!
+//! Each subcommand lives in its own module; `main` only parses the command line, sets up
+//! logging (`RUST_LOG`, to stderr) and the runtime, and turns a failure into an exit code:
+//!
+//! - `0`: success;
+//! - `1`: the server answered with a JSON-RPC error (`error: rpc error <code>: <message>`);
+//! - `2`: any other failure (bad arguments, bad URL, unreachable endpoint, timeout, ...), as
+//!   one line on stderr.
 
+mod cli_json;
 mod devnet;
+mod endpoint;
 mod node;
 mod output;
+mod rpc;
 mod serve;
+mod subscribe;
 mod sync;
 mod syncing;
 
@@ -25,38 +37,57 @@ struct Cli {
 enum Command {
     /// Generates a chain, serves it from local RLPx nodes, syncs and verifies it (the main job).
     Devnet(devnet::Args),
-    /// Serves a stored or generated chain over eth; prints the enode URL on the first line.
+    /// Serves a stored or generated chain over eth; prints its enode URL on the first line.
     Serve(serve::Args),
-    /// Syncs a chain from real peers into a data directory.
+    /// Syncs a chain from real peers into a data directory, resuming from the stored head.
     Sync(sync::Args),
+    /// Calls one JSON-RPC method and prints its result as one line of JSON.
+    Rpc(rpc::Args),
+    /// Subscribes with `eth_subscribe` and prints each notification's result as one JSON line.
+    Subscribe(subscribe::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Devnet(args) => devnet::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Sync(args) => sync::run(args).await,
+            Command::Rpc(args) => rpc::run(args).await,
+            Command::Subscribe(args) => subscribe::run(args).await,
         }
     });
+    // Do not wait for background tasks (a driver blocked on a dead peer) at exit.
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`; silent when `RUST_LOG` is unset.
+fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty()) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+/// Prints `e` as one line on stderr and picks the exit code.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let (line, code) = endpoint::describe_failure(e);
+    eprintln!("error: {line}");
+    ExitCode::from(code)
 }

@@ -15,8 +15,8 @@ use crate::syncing::{self, Mode};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// A peer to sync from (`enode://<id>@<host>:<port>`); repeat for more peers.
-    #[arg(long = "peer", required = true, value_parser = parse_enode)]
-    peers: Vec<Enode>,
+    #[arg(long = "peer", required = true)]
+    peers: Vec<String>,
     /// The data directory (`chain.redb`, `chain.json`), created if missing.
     #[arg(long)]
     datadir: PathBuf,
@@ -28,15 +28,23 @@ pub(crate) struct Args {
     json: bool,
 }
 
-fn parse_enode(text: &str) -> Result<Enode, String> {
-    text.parse::<Enode>().map_err(|e| e.to_string())
+/// Parses the `--peer` URLs, naming the bad one.
+fn parse_enodes(texts: &[String]) -> anyhow::Result<Vec<Enode>> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<Enode>()
+                .with_context(|| format!("bad --peer `{text}`"))
+        })
+        .collect()
 }
 
 /// Runs `peerwire sync`.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let enodes = parse_enodes(&args.peers)?;
     let store: Arc<dyn ChainStore> = syncing::open_store(&args.datadir)?;
     // The first peer's Status names its chain; a stored chain must be the same one.
-    let first = &args.peers[0];
+    let first = enodes.first().context("no --peer given")?;
     let status = node::probe_status(first).await?;
     let remote = ChainId {
         network_id: status.network_id,
@@ -54,7 +62,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         None => {}
     }
 
-    let (client, peers) = Client::connect(&args.peers, remote, store.clone()).await?;
+    let (client, peers) = Client::connect(&enodes, remote, store.clone()).await?;
     if stored.is_none() {
         let genesis = node::fetch_genesis(&peers[0], remote.genesis)
             .await

@@ -4,7 +4,7 @@
 //! Size limits are tungstenite's: a frame header announcing more than the frame limit, or a
 //! message growing past the message limit, fails *before* the payload is buffered.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, pin::Pin, sync::Arc, time::Duration};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -19,7 +19,7 @@ use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpStream,
     sync::Mutex,
-    time::{Instant, timeout, timeout_at},
+    time::{Instant, Sleep, sleep_until, timeout},
 };
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::{
@@ -39,6 +39,9 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 32 << 20;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 /// Default time to wait for any frame (normally the pong) after a ping.
 pub const DEFAULT_PONG_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A deadline far enough away to mean "never" (keepalive disabled).
+const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
 /// A byte stream the WebSocket runs over (TCP or TLS over TCP).
 trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
@@ -357,7 +360,11 @@ impl WsConnector {
             WsReceiver {
                 state: Mutex::new(RecvState {
                     stream,
+                    last_rx: Instant::now(),
                     ping_sent: None,
+                    timer: Box::pin(sleep_until(
+                        Instant::now() + p.ping_interval.unwrap_or(FAR_FUTURE),
+                    )),
                 }),
                 sink,
                 ping_interval: p.ping_interval,
@@ -415,7 +422,12 @@ impl FrameSender for WsSender {
 
 struct RecvState {
     stream: SplitStream<Stream>,
+    /// When the last frame arrived.
+    last_rx: Instant,
+    /// When the outstanding idle ping was sent.
     ping_sent: Option<Instant>,
+    /// One long-lived keepalive timer, re-armed only when it fires (no timer work per frame).
+    timer: Pin<Box<Sleep>>,
 }
 
 /// The receiving half of a WebSocket connection: text and binary messages; pings are answered
@@ -435,39 +447,56 @@ impl fmt::Debug for WsReceiver {
     }
 }
 
+impl WsReceiver {
+    /// Handles the keepalive timer firing: send a ping, or give up when a ping went
+    /// unanswered, or re-arm for the time left.
+    async fn on_timer(&self, st: &mut RecvState) -> Result<(), rpc_client::Error> {
+        let Some(interval) = self.ping_interval else {
+            st.timer.as_mut().reset(Instant::now() + FAR_FUTURE);
+            return Ok(());
+        };
+        let now = Instant::now();
+        match st.ping_sent {
+            Some(at) if st.last_rx <= at => Err(Error::PongTimeout(self.pong_timeout).into()),
+            _ if now < st.last_rx + interval => {
+                st.ping_sent = None;
+                st.timer.as_mut().reset(st.last_rx + interval);
+                Ok(())
+            }
+            _ => {
+                let ping = async {
+                    self.sink
+                        .lock()
+                        .await
+                        .send(Message::Ping(Bytes::new()))
+                        .await
+                };
+                match timeout(self.pong_timeout, ping).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(io_error(e)),
+                    Err(_) => return Err(Error::PongTimeout(self.pong_timeout).into()),
+                }
+                let at = Instant::now();
+                st.ping_sent = Some(at);
+                st.timer.as_mut().reset(at + self.pong_timeout);
+                Ok(())
+            }
+        }
+    }
+}
+
 impl FrameReceiver for WsReceiver {
     async fn recv(&self) -> Result<Option<Bytes>, rpc_client::Error> {
-        let mut st = self.state.lock().await;
+        let mut guard = self.state.lock().await;
+        let st = &mut *guard;
         loop {
-            let deadline = match (st.ping_sent, self.ping_interval) {
-                (Some(at), _) => Some(at + self.pong_timeout),
-                (None, Some(iv)) => Some(Instant::now() + iv),
-                (None, None) => None,
-            };
-            let next = match deadline {
-                Some(d) => match timeout_at(d, st.stream.next()).await {
-                    Ok(n) => n,
-                    Err(_) if st.ping_sent.is_some() => {
-                        return Err(Error::PongTimeout(self.pong_timeout).into());
-                    }
-                    Err(_) => {
-                        let ping = async {
-                            self.sink
-                                .lock()
-                                .await
-                                .send(Message::Ping(Bytes::new()))
-                                .await
-                        };
-                        match timeout(self.pong_timeout, ping).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => return Err(io_error(e)),
-                            Err(_) => return Err(Error::PongTimeout(self.pong_timeout).into()),
-                        }
-                        st.ping_sent = Some(Instant::now());
-                        continue;
-                    }
-                },
-                None => st.stream.next().await,
+            let next = tokio::select! {
+                biased;
+                n = st.stream.next() => n,
+                () = st.timer.as_mut() => {
+                    self.on_timer(st).await?;
+                    continue;
+                }
             };
             let msg = match next {
                 None => return Ok(None),
@@ -477,7 +506,9 @@ impl FrameReceiver for WsReceiver {
                 Some(Err(e)) => return Err(io_error(e)),
                 Some(Ok(m)) => m,
             };
-            st.ping_sent = None;
+            if self.ping_interval.is_some() {
+                st.last_rx = Instant::now();
+            }
             match msg {
                 Message::Text(t) => return Ok(Some(Bytes::from(t))),
                 Message::Binary(b) => return Ok(Some(b)),

@@ -32,8 +32,16 @@
 //!   match it ([`DisconnectReason::UnexpectedIdentity`]).
 //! - When the remote asked for the disconnect, its reason is echoed back before closing, as
 //!   geth does; during the Hello exchange nothing is echoed.
-//! - Inbound messages are handed to a protocol one at a time with no buffer, so a protocol that
-//!   does not read holds up the connection (as in geth).
+//! - Inbound messages are handed to a protocol through a one-message slot: a protocol that does
+//!   not read holds up the connection's read side (geth's back-pressure; geth has no slot at
+//!   all, the slot lets the read loop fetch the next frame while the protocol handles this one).
+//! - Timeouts: the Hello exchange is bounded by [`HANDSHAKE_TIMEOUT`]; each frame read by
+//!   [`FRAME_READ_TIMEOUT`] from its start (time spent waiting for a protocol to take a message
+//!   does not count); a write in progress is ended by a watchdog between one and two
+//!   [`FRAME_WRITE_TIMEOUT`]s after it started (one timer per connection instead of one per
+//!   frame); the final Disconnect by [`DISCONNECT_WRITE_TIMEOUT`].
+//! - The peer never spawns: [`Peer::run`] drives the read loop, the ping loop, the write
+//!   watchdog and every protocol future in one `FuturesUnordered`.
 
 mod disconnect;
 mod hello;

@@ -30,7 +30,8 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(15);
 /// A peer that sends nothing (not even a Pong or Ping) for this long is dropped with
 /// [`DisconnectReason::NetworkError`] (geth `frameReadTimeout`).
 pub const FRAME_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Deadline for each frame write (geth `frameWriteTimeout`).
+/// Deadline for each frame write (geth `frameWriteTimeout`); enforced by a watchdog that ends
+/// a stuck write between one and two of these after it started.
 pub const FRAME_WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Deadline for the final Disconnect write (geth `discWriteTimeout`).
 pub const DISCONNECT_WRITE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -426,8 +426,9 @@ enum RwInner {
 /// A protocol's view of its connection: codes are relative to the protocol's offset.
 ///
 /// Cheap to clone; reads and writes may run concurrently from several tasks.
-/// Reads see one message at a time, handed over without buffering: a protocol that stops reading
-/// holds up the whole connection's read side (the reference's back-pressure), Pings included.
+/// Inbound messages wait in a one-message slot per protocol: a protocol that stops reading holds
+/// up the whole connection's read side once its slot is full (the reference's back-pressure,
+/// with one message of slack), Pings included.
 /// Writes are serialised with the other protocols' and the base protocol's writes.
 #[derive(Debug, Clone)]
 pub struct ProtoRw {

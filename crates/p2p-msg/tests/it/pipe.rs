@@ -247,3 +247,58 @@ async fn payload_budget() {
         assert_eq!(r.unwrap().data(), want);
     }
 }
+
+/// Close racing with writes and reads on two threads: a write succeeds exactly when its
+/// message was delivered to a reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_race_delivery_matches_write_results() {
+    for round in 0..200u64 {
+        let (a, b) = MsgPipe::pair();
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        let writers: Vec<_> = (0..3u64)
+            .map(|w| {
+                let a = a.clone();
+                tokio::spawn(async move {
+                    let mut ok = Vec::new();
+                    for i in 0..20u64 {
+                        let code = w * 100 + i;
+                        match a.write_msg(Msg::new(code, vec![])).await {
+                            Ok(()) => ok.push(code),
+                            Err(e) => {
+                                assert!(e.is_pipe_closed());
+                                break;
+                            }
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let reader = tokio::spawn({
+            let b = b.clone();
+            async move {
+                let mut got = Vec::new();
+                while let Ok(m) = b.read_msg().await {
+                    got.push(m.code);
+                }
+                got
+            }
+        });
+        for _ in 0..(round % 7) {
+            tokio::task::yield_now().await;
+        }
+        if round % 2 == 0 {
+            a.close();
+        } else {
+            b.close();
+        }
+        let mut written = Vec::new();
+        for w in writers {
+            written.extend(bounded(w).await.unwrap());
+        }
+        let mut got = bounded(reader).await.unwrap();
+        written.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(written, got, "round {round}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Benchmarks of the downloader (filled in below).
+
+fn main() {}

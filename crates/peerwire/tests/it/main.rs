@@ -1,0 +1,10 @@
+//! Integration tests of the `peerwire` binary: argument and URL errors, unreachable endpoints,
+//! calls and subscriptions against an in-process WebSocket server, and against ganache when
+//! `cargo xtask test` started it.
+
+mod args;
+mod devnet;
+mod ganache;
+mod server;
+mod support;
+mod ws;
