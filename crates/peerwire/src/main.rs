@@ -9,9 +9,15 @@
 //!   one line on stderr.
 
 mod cli_json;
+mod devnet;
 mod endpoint;
+mod node;
+mod output;
 mod rpc;
+mod serve;
 mod subscribe;
+mod sync;
+mod syncing;
 
 use std::process::ExitCode;
 
@@ -29,6 +35,12 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generates a chain, serves it from local RLPx nodes, syncs and verifies it (the main job).
+    Devnet(devnet::Args),
+    /// Serves a stored or generated chain over eth; prints its enode URL on the first line.
+    Serve(serve::Args),
+    /// Syncs a chain from real peers into a data directory, resuming from the stored head.
+    Sync(sync::Args),
     /// Calls one JSON-RPC method and prints its result as one line of JSON.
     Rpc(rpc::Args),
     /// Subscribes with `eth_subscribe` and prints each notification's result as one JSON line.
@@ -48,6 +60,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Devnet(args) => devnet::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Sync(args) => sync::run(args).await,
             Command::Rpc(args) => rpc::run(args).await,
             Command::Subscribe(args) => subscribe::run(args).await,
         }

@@ -3,6 +3,7 @@
 //! `cargo xtask test` started it.
 
 mod args;
+mod devnet;
 mod ganache;
 mod server;
 mod support;

@@ -1,0 +1,405 @@
+//! Running eth nodes over RLPx: serving a store to others, dialing peers to sync from, learning a
+//! peer's chain from its Status, and the small `chain.json` file that names a data directory's chain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chain_types::{BlockEntry, ChainSource as _, ChainStore, H256, HeadersRequest, U256};
+use eth_wire::{ETH_MESSAGE_COUNT, EthMessage, EthNode, EthPeer, EthVersion, Status};
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use p2p_msg::{MsgReader as _, ProtoRw, Protocol};
+use p2p_rlpx::{Enode, Host, HostConfig, NodeKey, PeerEvent};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// An eth peer reached over RLPx.
+pub(crate) type RlpxPeer = EthPeer<ProtoRw>;
+
+/// How long dialing, the RLPx handshake, Hello and Status may take per peer.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The chain a data directory holds: its network id and genesis hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChainId {
+    /// The network id announced in Status.
+    pub(crate) network_id: u64,
+    /// The genesis hash.
+    pub(crate) genesis: H256,
+}
+
+impl ChainId {
+    const FILE: &'static str = "chain.json";
+
+    /// Reads `chain.json` from `dir`, if it exists.
+    pub(crate) fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = dir.join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let network_id = value["network_id"]
+            .as_u64()
+            .with_context(|| format!("{} has no numeric `network_id`", path.display()))?;
+        let genesis = value["genesis"]
+            .as_str()
+            .and_then(|s| parse_h256(s).ok())
+            .with_context(|| format!("{} has no 0x-hex `genesis` hash", path.display()))?;
+        Ok(Some(Self {
+            network_id,
+            genesis,
+        }))
+    }
+
+    /// Writes `chain.json` into `dir`.
+    pub(crate) fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join(Self::FILE);
+        let text =
+            json!({ "network_id": self.network_id, "genesis": format!("{:#x}", self.genesis) });
+        std::fs::write(&path, format!("{text}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Fails unless `self` (the data directory's chain) is `other` (a peer's or a generator's).
+    pub(crate) fn ensure_same(&self, other: &Self, dir: &Path) -> anyhow::Result<()> {
+        if self.genesis != other.genesis {
+            bail!(
+                "the data directory {} holds another chain (genesis {:#x}, expected {:#x})",
+                dir.display(),
+                self.genesis,
+                other.genesis
+            );
+        }
+        if self.network_id != other.network_id {
+            bail!(
+                "the data directory {} holds network {} but the peer is on network {}",
+                dir.display(),
+                self.network_id,
+                other.network_id
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Parses a 0x-prefixed 32-byte hex hash.
+pub(crate) fn parse_h256(text: &str) -> anyhow::Result<H256> {
+    let hex_digits = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(hex_digits).with_context(|| format!("`{text}` is not hex"))?;
+    if bytes.len() != 32 {
+        bail!("`{text}` is not a 32-byte hash");
+    }
+    Ok(H256::from_slice(&bytes))
+}
+
+/// An eth node that serves a store over RLPx until it is dropped.
+#[derive(Debug)]
+pub(crate) struct ServingNode {
+    host: Host,
+    run: JoinHandle<Result<(), p2p_rlpx::Error>>,
+    events: JoinHandle<()>,
+}
+
+impl ServingNode {
+    /// Binds `listen` and serves `store` (whose genesis defines the chain) as `chain`.
+    pub(crate) async fn start(
+        store: Arc<dyn ChainStore>,
+        chain: ChainId,
+        key: NodeKey,
+        listen: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let genesis_difficulty = store
+            .header_by_number(0)?
+            .map_or_else(U256::zero, |g| g.difficulty);
+        let mut node = EthNode::new(chain.network_id, chain.genesis);
+        node.genesis_difficulty = genesis_difficulty;
+        node.store = Some(store);
+        let node = Arc::new(node);
+        let mut config = HostConfig::new(key);
+        config.listen_addr = listen;
+        config.client_id = client_id();
+        config.protocols = node.protocols();
+        let (host, events) = Host::bind(config)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let run = host.spawn_run();
+        let events = tokio::spawn(log_events(events));
+        Ok(Self { host, run, events })
+    }
+
+    /// The node's `enode://` URL.
+    pub(crate) fn enode(&self) -> Enode {
+        self.host.enode()
+    }
+
+    /// Runs until the listener fails.
+    pub(crate) async fn wait(&mut self) -> anyhow::Result<()> {
+        match (&mut self.run).await {
+            Ok(result) => result.context("the listener failed"),
+            Err(e) => Err(e).context("the listener task failed"),
+        }
+    }
+}
+
+impl Drop for ServingNode {
+    fn drop(&mut self) {
+        self.host.shutdown();
+        self.run.abort();
+        self.events.abort();
+    }
+}
+
+/// Our client id in Hello.
+pub(crate) fn client_id() -> String {
+    format!("peerwire/v{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Reads a host's peer events so that the host never waits for room, logging them.
+async fn log_events(mut events: mpsc::Receiver<PeerEvent>) {
+    while let Some(event) = events.recv().await {
+        tracing::debug!(?event, "peer event");
+    }
+}
+
+/// A dialing node with its connected eth peers.
+#[derive(Debug)]
+pub(crate) struct Client {
+    host: Host,
+    connections: Vec<JoinHandle<Result<p2p_msg::PeerExit, p2p_rlpx::Error>>>,
+    events: JoinHandle<()>,
+}
+
+impl Client {
+    /// Dials every enode, runs eth on each connection (serving `store` to them, announcing its head) and
+    /// waits until each is an eth peer, at most [`CONNECT_TIMEOUT`].
+    ///
+    /// Fails with a one-line reason naming the first peer that could not be reached or dropped us.
+    pub(crate) async fn connect(
+        enodes: &[Enode],
+        chain: ChainId,
+        store: Arc<dyn ChainStore>,
+    ) -> anyhow::Result<(Self, Vec<RlpxPeer>)> {
+        let (peers_tx, mut peers_rx) = mpsc::channel(enodes.len().max(1));
+        let mut node = EthNode::new(chain.network_id, chain.genesis);
+        node.genesis_difficulty = store
+            .header_by_number(0)?
+            .map_or_else(U256::zero, |g| g.difficulty);
+        node.store = Some(store);
+        node.peers = Some(peers_tx);
+        let node = Arc::new(node);
+        let mut config = HostConfig::new(NodeKey::generate());
+        config.client_id = client_id();
+        config.protocols = node.protocols();
+        let (host, events) = Host::bind(config).await.context("cannot bind the dialer")?;
+        let events = tokio::spawn(log_events(events));
+
+        let connections: Vec<_> = enodes.iter().map(|e| host.spawn_connect(*e)).collect();
+        let mut client = Self {
+            host,
+            connections,
+            events,
+        };
+        let peers = client.collect_peers(enodes, &mut peers_rx).await?;
+        Ok((client, peers))
+    }
+
+    /// Waits for one eth peer per enode; a connection that ends first is an error.
+    async fn collect_peers(
+        &mut self,
+        enodes: &[Enode],
+        peers_rx: &mut mpsc::Receiver<RlpxPeer>,
+    ) -> anyhow::Result<Vec<RlpxPeer>> {
+        let mut ended: FuturesUnordered<_> = self
+            .connections
+            .iter_mut()
+            .zip(enodes)
+            .map(|(handle, enode)| async move { (enode, handle.await) })
+            .collect();
+        let mut peers = Vec::with_capacity(enodes.len());
+        let deadline = tokio::time::sleep(CONNECT_TIMEOUT);
+        tokio::pin!(deadline);
+        while peers.len() < enodes.len() {
+            tokio::select! {
+                Some(peer) = peers_rx.recv() => peers.push(peer),
+                Some((enode, result)) = ended.next() => {
+                    let why = match result {
+                        Ok(Ok(exit)) => format!("the connection ended during the eth handshake ({})", describe_exit(&exit)),
+                        Ok(Err(e)) => error_chain(&e),
+                        Err(e) => format!("the connection task failed: {e}"),
+                    };
+                    bail!("peer {}: {why}", enode_short(enode));
+                }
+                () = &mut deadline => bail!(
+                    "only {} of {} peers completed the eth handshake within {CONNECT_TIMEOUT:?}",
+                    peers.len(),
+                    enodes.len()
+                ),
+            }
+        }
+        Ok(peers)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.host.shutdown();
+        for connection in &self.connections {
+            connection.abort();
+        }
+        self.events.abort();
+    }
+}
+
+/// `enode://abcdef01…@addr`, short enough for an error line.
+pub(crate) fn enode_short(enode: &Enode) -> String {
+    let text = enode.to_string();
+    match text.split_once('@') {
+        Some((id, addr)) if id.len() > 24 => format!("{}…@{addr}", &id[..24]),
+        _ => text,
+    }
+}
+
+/// An error and its sources on one line: `outer: inner: innermost`.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A one-line account of why a connection ended.
+pub(crate) fn describe_exit(exit: &p2p_msg::PeerExit) -> String {
+    let side = if exit.remote_requested {
+        "the peer"
+    } else {
+        "we"
+    };
+    match &exit.error {
+        Some(error) => format!(
+            "{side} disconnected: {}: {}",
+            exit.reason,
+            error_chain(error)
+        ),
+        None => format!("{side} disconnected: {}", exit.reason),
+    }
+}
+
+/// Connects to `enode` only to read its eth Status, then disconnects.
+///
+/// This is how `sync` learns a chain it has never seen: the Status names the network and the genesis.
+pub(crate) async fn probe_status(enode: &Enode) -> anyhow::Result<Status> {
+    let (status_tx, status_rx) = mpsc::channel::<Status>(1);
+    let protocols = EthVersion::ALL
+        .iter()
+        .map(|&version| {
+            let status_tx = status_tx.clone();
+            Protocol::new(
+                "eth",
+                u32::from(version.number()),
+                ETH_MESSAGE_COUNT,
+                move |_info, rw| {
+                    let status_tx = status_tx.clone();
+                    read_status(version, rw, status_tx)
+                },
+            )
+        })
+        .collect();
+    drop(status_tx);
+    let mut config = HostConfig::new(NodeKey::generate());
+    config.client_id = client_id();
+    config.protocols = protocols;
+    let (host, events) = Host::bind(config).await.context("cannot bind the dialer")?;
+    let events = tokio::spawn(log_events(events));
+    let (done_tx, done_rx) = oneshot::channel();
+    let connection = {
+        let host = host.clone();
+        let enode = *enode;
+        async move {
+            let result = host.connect(&enode).await;
+            let _ = done_tx.send(());
+            result
+        }
+    };
+    let result = bounded(CONNECT_TIMEOUT, async {
+        let mut status_rx = status_rx;
+        tokio::select! {
+            biased;
+            status = status_rx.recv() => status.context("no eth Status"),
+            result = connection => match (status_rx.try_recv(), result) {
+                (Ok(status), _) => Ok(status),
+                (Err(_), Ok(exit)) => bail!("the connection ended before Status ({})", describe_exit(&exit)),
+                (Err(_), Err(e)) => bail!("{}", error_chain(&e)),
+            },
+        }
+    })
+    .await
+    .with_context(|| format!("peer {}", enode_short(enode)));
+    drop(done_rx);
+    host.shutdown();
+    events.abort();
+    result
+}
+
+/// The probe protocol: reads the remote Status and quits.
+async fn read_status(
+    version: EthVersion,
+    rw: ProtoRw,
+    status_tx: mpsc::Sender<Status>,
+) -> Result<(), p2p_msg::Error> {
+    let msg = rw.read_msg().await?;
+    match EthMessage::from_msg(version, &msg) {
+        Ok(EthMessage::Status(status)) => {
+            let _ = status_tx.try_send(status);
+            Ok(())
+        }
+        Ok(other) => Err(p2p_msg::Error::transport(std::io::Error::other(format!(
+            "expected Status, got {}",
+            other.name()
+        )))),
+        Err(e) => Err(p2p_msg::Error::transport(e)),
+    }
+}
+
+/// Runs `future` for at most `limit`.
+pub(crate) async fn bounded<T>(
+    limit: Duration,
+    future: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out after {limit:?}"))?
+}
+
+/// Fetches header 0 from `peer` and checks that it hashes to `genesis`.
+pub(crate) async fn fetch_genesis(peer: &RlpxPeer, genesis: H256) -> anyhow::Result<BlockEntry> {
+    let headers = peer
+        .headers(HeadersRequest::rising(0, 1))
+        .await
+        .context("cannot fetch the genesis header")?;
+    let Some(header) = headers.into_iter().next() else {
+        bail!("the peer did not send its genesis header");
+    };
+    let header = header.seal();
+    if header.number != 0 || header.hash() != genesis {
+        bail!(
+            "the peer's header 0 hashes to {:#x}, not to the genesis {:#x} of its Status",
+            header.hash(),
+            genesis
+        );
+    }
+    Ok(BlockEntry::header_only(header))
+}

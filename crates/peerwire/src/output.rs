@@ -1,0 +1,18 @@
+//! Writing the program's results to stdout, one line at a time.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
+/// Writes `text` and a newline to stdout and flushes, so that a reader of a pipe sees each line
+/// as soon as it is written.
+///
+/// # Errors
+///
+/// When stdout is closed or cannot be written.
+pub(crate) fn line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}

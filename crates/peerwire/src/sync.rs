@@ -1,0 +1,81 @@
+//! `peerwire sync`: syncs a chain from real peers into a data directory, resuming from the stored
+//! head on later runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chain_types::{ChainStore, DynChainSource};
+use p2p_rlpx::Enode;
+
+use crate::node::{self, ChainId, Client};
+use crate::syncing::{self, Mode};
+
+/// Options of `peerwire sync`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A peer to sync from (`enode://<id>@<host>:<port>`); repeat for more peers.
+    #[arg(long = "peer", required = true)]
+    peers: Vec<String>,
+    /// The data directory (`chain.redb`, `chain.json`), created if missing.
+    #[arg(long)]
+    datadir: PathBuf,
+    /// What to download.
+    #[arg(long, value_enum, default_value_t = Mode::Full)]
+    mode: Mode,
+    /// Print one JSON object at the end instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses the `--peer` URLs, naming the bad one.
+fn parse_enodes(texts: &[String]) -> anyhow::Result<Vec<Enode>> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<Enode>()
+                .with_context(|| format!("bad --peer `{text}`"))
+        })
+        .collect()
+}
+
+/// Runs `peerwire sync`.
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let enodes = parse_enodes(&args.peers)?;
+    let store: Arc<dyn ChainStore> = syncing::open_store(&args.datadir)?;
+    // The first peer's Status names its chain; a stored chain must be the same one.
+    let first = enodes.first().context("no --peer given")?;
+    let status = node::probe_status(first).await?;
+    let remote = ChainId {
+        network_id: status.network_id,
+        genesis: status.genesis,
+    };
+    let stored = ChainId::load(&args.datadir)?;
+    match stored {
+        Some(stored) => stored.ensure_same(&remote, &args.datadir)?,
+        None if store.head_number()?.is_some() => {
+            bail!(
+                "{} holds a chain store but no chain.json",
+                args.datadir.display()
+            )
+        }
+        None => {}
+    }
+
+    let (client, peers) = Client::connect(&enodes, remote, store.clone()).await?;
+    if stored.is_none() {
+        let genesis = node::fetch_genesis(&peers[0], remote.genesis)
+            .await
+            .with_context(|| format!("peer {}", node::enode_short(first)))?;
+        store.insert_batch(vec![genesis])?;
+        remote.save(&args.datadir)?;
+    }
+    let sources: Vec<Arc<dyn DynChainSource>> = peers
+        .into_iter()
+        .map(|p| Arc::new(p) as Arc<dyn DynChainSource>)
+        .collect();
+    let outcome = syncing::sync_from(store.clone(), sources, args.mode, !args.json).await?;
+    drop(client);
+    let verified = syncing::verify(store.as_ref(), &outcome)?;
+    syncing::print_summary(&outcome, &verified, "rlpx", args.json)
+}
