@@ -382,6 +382,9 @@ impl Host {
         if enode.id == self.id() {
             return Err(Error::ConnectedToSelf);
         }
+        if self.peers().contains(&enode.id) {
+            return Err(Error::AlreadyConnected);
+        }
         if self.peer_count() >= self.inner.config.max_peers {
             return Err(Error::TooManyPeers);
         }

@@ -371,6 +371,54 @@ async fn host_enforces_its_peer_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_refuses_a_second_connection_and_disconnects_on_request() {
+    tokio::time::timeout(LIMIT, async {
+        let (b, mut b_events) = Host::bind(host_config(NodeKey::generate(), vec![idle()]))
+            .await
+            .unwrap();
+        let b_run = b.spawn_run();
+        let (a, mut a_events) = Host::bind(host_config(NodeKey::generate(), vec![idle()]))
+            .await
+            .unwrap();
+        let first = a.spawn_connect(b.enode());
+        assert!(matches!(
+            next_event(&mut a_events).await,
+            PeerEvent::Added { .. }
+        ));
+        assert!(matches!(
+            next_event(&mut b_events).await,
+            PeerEvent::Added { .. }
+        ));
+        assert!(matches!(
+            a.connect(&b.enode()).await,
+            Err(Error::AlreadyConnected)
+        ));
+        assert_eq!(a.peers(), vec![b.id()]);
+
+        assert!(a.disconnect(&b.id(), DisconnectReason::Requested));
+        let exit = first.await.unwrap().unwrap();
+        assert_eq!(exit.reason, DisconnectReason::Requested);
+        assert!(!exit.remote_requested);
+        match next_event(&mut b_events).await {
+            PeerEvent::Dropped {
+                reason,
+                remote_requested,
+                ..
+            } => {
+                assert_eq!(reason, DisconnectReason::Requested);
+                assert!(remote_requested);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!a.disconnect(&b.id(), DisconnectReason::Requested));
+        b.shutdown();
+        b_run.await.unwrap().unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_reports_garbage_handshakes() {
     use tokio::io::AsyncWriteExt;
     tokio::time::timeout(LIMIT, async {
