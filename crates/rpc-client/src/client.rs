@@ -6,7 +6,10 @@
 
 use std::{
     fmt,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -166,6 +169,7 @@ impl ClientBuilder {
                 backend: Backend::Request {
                     transport: Box::new(transport),
                     next_id: AtomicU64::new(1),
+                    closed: AtomicBool::new(false),
                 },
                 config: self.config,
             }),
@@ -198,6 +202,7 @@ enum Backend {
     Request {
         transport: Box<dyn DynRequestTransport>,
         next_id: AtomicU64,
+        closed: AtomicBool,
     },
 }
 
@@ -390,8 +395,15 @@ impl Client {
                 guard.armed = !matches!(res, Ok(_) | Err(Error::Rpc(_)));
                 res
             }
-            Backend::Request { transport, next_id } => {
-                let id = next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Backend::Request {
+                transport,
+                next_id,
+                closed,
+            } => {
+                if closed.load(Ordering::Relaxed) {
+                    return Err(Error::Closed);
+                }
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let body = wire::encode_request(Some(id), method, params)?;
                 let meta = RequestMeta {
                     headers: &options.headers,
@@ -454,7 +466,12 @@ impl Client {
                     .map_err(|_| Error::Timeout)?
                     .map_err(|_| Error::Closed)
             }
-            Backend::Request { transport, .. } => {
+            Backend::Request {
+                transport, closed, ..
+            } => {
+                if closed.load(Ordering::Relaxed) {
+                    return Err(Error::Closed);
+                }
                 let meta = RequestMeta {
                     headers: &options.headers,
                     timeout: limit,
@@ -578,7 +595,8 @@ impl Client {
     /// Closes the client: pending calls fail with [`Error::Closed`], subscriptions end with it,
     /// a duplex connection is closed gracefully; later calls fail with [`Error::Closed`].
     /// Waits (bounded by the write timeout) for the driver to finish. Safe to call twice.
-    /// On request/response transports only later calls are refused.
+    /// On request/response transports requests already sent complete normally and later calls
+    /// are refused.
     ///
     /// # Cancel safety
     ///
@@ -591,7 +609,7 @@ impl Client {
                 let wait = shared.config.write_timeout + Duration::from_secs(1);
                 let _ = timeout(wait, done.wait_for(|d| *d)).await;
             }
-            Backend::Request { .. } => {}
+            Backend::Request { closed, .. } => closed.store(true, Ordering::Relaxed),
         }
     }
 
@@ -599,7 +617,7 @@ impl Client {
     pub fn is_closed(&self) -> bool {
         match &self.inner.backend {
             Backend::Duplex { shared, .. } => shared.lock().closed,
-            Backend::Request { .. } => false,
+            Backend::Request { closed, .. } => closed.load(Ordering::Relaxed),
         }
     }
 
@@ -701,8 +719,15 @@ impl Client {
                 guard.armed = res.is_err();
                 res
             }
-            Backend::Request { transport, next_id } => {
-                let first = next_id.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Backend::Request {
+                transport,
+                next_id,
+                closed,
+            } => {
+                if closed.load(Ordering::Relaxed) {
+                    return Err(Error::Closed);
+                }
+                let first = next_id.fetch_add(n, Ordering::Relaxed);
                 let body = encode(first)?;
                 let meta = RequestMeta {
                     headers: &options.headers,

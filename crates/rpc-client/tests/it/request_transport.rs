@@ -83,6 +83,20 @@ async fn calls_batches_and_notifications() {
         ));
         // Nothing was sent for the subscribe.
         assert_eq!(t.seen.lock().unwrap().len(), seen.len());
+        client.close().await;
+        assert!(client.is_closed());
+        assert!(matches!(
+            client.request::<Value, _>("echo", ()).await,
+            Err(Error::Closed)
+        ));
+        assert!(matches!(
+            client.notify("echo", ()).await,
+            Err(Error::Closed)
+        ));
+        assert!(matches!(
+            client.batch().send().await,
+            Err(Error::EmptyBatch)
+        ));
     })
     .await;
 }
