@@ -181,6 +181,26 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn secret_parsing_never_panics(s in "\\PC{0,80}") {
+            let _ = JwtAuth::from_hex(&s);
+        }
+
+        #[test]
+        fn tokens_verify_for_any_secret_and_iat(secret in proptest::array::uniform32(0u8..), iat in 0u64..u64::MAX) {
+            let t = JwtAuth::new(secret).token_at(iat);
+            let mut parts = t.rsplitn(2, '.');
+            let sig = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+            let signed = parts.next().unwrap();
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret).unwrap();
+            mac.update(signed.as_bytes());
+            proptest::prop_assert!(mac.verify_slice(&sig).is_ok());
+            let claims = URL_SAFE_NO_PAD.decode(signed.split('.').nth(1).unwrap()).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(claims).unwrap(), format!(r#"{{"iat":{iat}}}"#));
+        }
+    }
+
     #[test]
     fn optional_claims_are_included() {
         let t = JwtAuth::new([7; 32])

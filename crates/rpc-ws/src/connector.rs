@@ -617,4 +617,22 @@ mod tests {
         assert_eq!(percent_decode("a%20b%zz%4"), "a b%zz%4");
         assert_eq!(percent_decode(""), "");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn percent_decoding_round_trips_and_never_panics(s in "\\PC{0,40}", junk in "[%0-9a-fA-Fz]{0,20}") {
+            let encoded: String = s
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            proptest::prop_assert_eq!(percent_decode(&encoded), s);
+            let _ = percent_decode(&junk);
+        }
+
+        #[test]
+        fn building_from_arbitrary_urls_never_panics(url in "\\PC{0,60}") {
+            let _ = WsConnector::new(url.clone());
+            let _ = WsConnector::new(format!("ws://{url}"));
+        }
+    }
 }

@@ -337,3 +337,27 @@ async fn server_killed_mid_call_then_back_on_the_same_address() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connect_timeout_covers_a_handshake_that_never_completes() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut keep = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                keep.push(tcp);
+            }
+        });
+        let start = tokio::time::Instant::now();
+        let err = ClientBuilder::new()
+            .connect_timeout(Duration::from_millis(300))
+            .connect(WsConnector::new(format!("ws://{addr}")).unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RpcError::ConnectTimeout), "{err}");
+        assert!(err.is_timeout() && err.is_disconnect());
+        assert!(start.elapsed() < Duration::from_secs(2));
+    })
+    .await;
+}
