@@ -1036,17 +1036,19 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         }
         let mut open: Vec<Option<u64>> = numbers.iter().copied().map(Some).collect();
         let mut accepted = 0;
+        let mut last_matched = 0;
         let mut invalid = false;
         for body in bodies {
             let roots = BodyRoots::of(&body);
-            let found = open.iter_mut().find(|n| {
+            let found = open.iter().position(|n| {
                 n.and_then(|n| self.slot(n))
                     .is_some_and(|s| s.body.is_none() && roots.matches(&s.header))
             });
-            let Some(number) = found.and_then(Option::take) else {
+            let Some((i, number)) = found.and_then(|i| Some((i, open.get_mut(i)?.take()?))) else {
                 invalid = true;
                 continue;
             };
+            last_matched = last_matched.max(i);
             let size = body.approx_size();
             if let Some(slot) = self.slot_mut(number) {
                 slot.body = Some(body);
@@ -1055,13 +1057,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
                 accepted += 1;
             }
         }
-        self.finish_content(
-            peer,
-            Kind::Bodies,
-            open.into_iter().flatten().collect(),
-            accepted,
-            invalid,
-        );
+        self.finish_content(peer, Kind::Bodies, &open, last_matched, accepted, invalid);
         if invalid {
             return self.strike(peer, Error::InvalidBody);
         }
@@ -1084,17 +1080,19 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         }
         let mut open: Vec<Option<u64>> = numbers.iter().copied().map(Some).collect();
         let mut accepted = 0;
+        let mut last_matched = 0;
         let mut invalid = false;
         for list in receipts {
             let root = chain_types::roots::receipts_root(&list);
-            let found = open.iter_mut().find(|n| {
+            let found = open.iter().position(|n| {
                 n.and_then(|n| self.slot(n))
                     .is_some_and(|s| s.receipts.is_none() && s.header.receipts_root == root)
             });
-            let Some(number) = found.and_then(Option::take) else {
+            let Some((i, number)) = found.and_then(|i| Some((i, open.get_mut(i)?.take()?))) else {
                 invalid = true;
                 continue;
             };
+            last_matched = last_matched.max(i);
             let size = receipts_size(&list);
             if let Some(slot) = self.slot_mut(number) {
                 slot.receipts = Some(list);
@@ -1103,33 +1101,30 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
                 accepted += 1;
             }
         }
-        self.finish_content(
-            peer,
-            Kind::Receipts,
-            open.into_iter().flatten().collect(),
-            accepted,
-            invalid,
-        );
+        self.finish_content(peer, Kind::Receipts, &open, last_matched, accepted, invalid);
         if invalid {
             return self.strike(peer, Error::InvalidReceipt);
         }
         Ok(())
     }
 
-    /// Re-queues what a content reply did not deliver. An honest reply that left blocks out means the peer lacks
-    /// them (servers skip unknown blocks); they are not offered to it again.
+    /// Re-queues what a content reply did not deliver (`open[i]` is the block still missing at
+    /// request position `i`). Blocks left out *before* the last delivered one are holes: the peer
+    /// lacks them (servers skip unknown blocks) and they are not offered to it again. Blocks after
+    /// it were cut off by a serving limit and stay available to the peer.
     fn finish_content(
         &mut self,
         peer: &str,
         kind: Kind,
-        undelivered: Vec<u64>,
+        open: &[Option<u64>],
+        last_matched: usize,
         accepted: usize,
         invalid: bool,
     ) {
         let max_lacking = self.d.config.max_lacking;
         if let Some(p) = self.peers.get_mut(peer) {
             if !invalid {
-                for &n in &undelivered {
+                for &n in open.iter().take(last_matched).flatten() {
                     p.mark_lacking(kind, n, max_lacking);
                 }
             }
@@ -1137,6 +1132,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
                 p.throughput[kind as usize] = 0.0;
             }
         }
+        let undelivered: Vec<u64> = open.iter().flatten().copied().collect();
         let ask = if kind == Kind::Bodies {
             Ask::Bodies(undelivered)
         } else {

@@ -709,7 +709,7 @@ async fn events() {
         "attack",
         &chain,
         Behaviour {
-            td: Some(U256::from(1_000_000)),
+            td: Some(chain.head().1 * 2),
             ..Behaviour::default()
         },
     ));

@@ -16,13 +16,15 @@ use bytes::Bytes;
 use chain_downloader::{Config, Downloader, SyncMode};
 use chain_types::{
     BlockEntry, BlockHashOrNumber, Body, ChainSource, ChainStore, EMPTY_OMMERS_HASH, Error, H256,
-    Header, HeadersRequest, Log, MemoryStore, Receipt, ReceiptStatus, SealedHeader, U256,
-    Withdrawal,
+    Header, HeadersRequest, MemoryStore, Receipt, SealedHeader, U256,
+    generator::{self, GeneratorOptions},
 };
 
-/// A chain: blocks from genesis, with total difficulties.
+/// A chain from the chain-types generator (transactions, ommers, receipts with logs, withdrawals), unpacked for
+/// the mock peers.
 #[derive(Debug, Clone)]
 pub(crate) struct Chain {
+    pub(crate) generated: generator::Chain,
     pub(crate) headers: Vec<SealedHeader>,
     pub(crate) bodies: Vec<Body>,
     pub(crate) receipts: Vec<Vec<Receipt>>,
@@ -30,121 +32,53 @@ pub(crate) struct Chain {
     pub(crate) by_hash: HashMap<H256, u64>,
 }
 
+/// A junk transaction (typed envelope).
 fn tx(seed: u64, block: u64, i: u64) -> Bytes {
     let mut v = vec![0x02];
     v.extend(rlp::encode_list::<u64, u64>(&[seed, block, i]));
     Bytes::from(v)
 }
 
+/// The generator options of the tests: Shanghai blocks, so that withdrawals roots are exercised too.
+fn options(seed: u64) -> GeneratorOptions {
+    GeneratorOptions {
+        shanghai: true,
+        ..GeneratorOptions::seeded(seed)
+    }
+}
+
 impl Chain {
-    /// A chain of `len` blocks (genesis included). Every 3rd block has transactions, every 5th an ommer, every
-    /// 7th withdrawals (after block 10); `seed` makes forks differ; `difficulty` per block.
+    fn unpack(generated: generator::Chain) -> Self {
+        let n = generated.len() as u64;
+        let mut c = Self {
+            headers: Vec::new(),
+            bodies: Vec::new(),
+            receipts: Vec::new(),
+            tds: Vec::new(),
+            by_hash: HashMap::new(),
+            generated,
+        };
+        for i in 0..n {
+            let b = c.generated.block(i).unwrap().clone();
+            c.by_hash.insert(b.hash(), i);
+            c.headers.push(b.header);
+            c.bodies.push(b.body);
+            c.receipts.push(c.generated.receipts(i).unwrap().to_vec());
+            c.tds.push(c.generated.td(i).unwrap());
+        }
+        c
+    }
+
+    /// A chain of `len` blocks (genesis included) generated with `seed`.
     pub(crate) fn new(len: u64, seed: u64) -> Self {
-        let mut c = Self {
-            headers: vec![],
-            bodies: vec![],
-            receipts: vec![],
-            tds: vec![],
-            by_hash: HashMap::new(),
-        };
-        c.extend_to(len, seed, 1);
-        c
+        Self::unpack(generator::Chain::generate(len - 1, &options(seed)))
     }
 
-    /// Extends (a copy of) the first `keep` blocks to `len` blocks with `seed` and per-block `difficulty`.
+    /// The first `keep` blocks of this chain, extended to `len` blocks with `seed` and `difficulty` times the
+    /// base difficulty per block (a heavier fork for `difficulty > 1`).
     pub(crate) fn fork(&self, keep: u64, len: u64, seed: u64, difficulty: u64) -> Self {
-        let k = keep as usize;
-        let mut c = Self {
-            headers: self.headers[..k].to_vec(),
-            bodies: self.bodies[..k].to_vec(),
-            receipts: self.receipts[..k].to_vec(),
-            tds: self.tds[..k].to_vec(),
-            by_hash: HashMap::new(),
-        };
-        for h in &c.headers {
-            c.by_hash.insert(h.hash(), h.number);
-        }
-        c.extend_to(len, seed, difficulty);
-        c
-    }
-
-    fn extend_to(&mut self, len: u64, seed: u64, difficulty: u64) {
-        while (self.headers.len() as u64) < len {
-            let n = self.headers.len() as u64;
-            let parent = self.headers.last();
-            let transactions: Vec<Bytes> = if n > 0 && n.is_multiple_of(3) {
-                (0..1 + n % 4).map(|i| tx(seed, n, i)).collect()
-            } else {
-                vec![]
-            };
-            let ommers = if n > 1 && n.is_multiple_of(5) {
-                vec![Header {
-                    number: n - 1,
-                    extra_data: Bytes::from(vec![seed as u8, 0xaa]),
-                    ..Header::default()
-                }]
-            } else {
-                vec![]
-            };
-            let withdrawals = (n > 10).then(|| {
-                if n.is_multiple_of(7) {
-                    vec![Withdrawal {
-                        index: n,
-                        validator_index: seed,
-                        address: Default::default(),
-                        amount: 1,
-                    }]
-                } else {
-                    vec![]
-                }
-            });
-            let body = Body {
-                transactions,
-                ommers,
-                withdrawals,
-            };
-            let receipts: Vec<Receipt> = body
-                .transactions
-                .iter()
-                .enumerate()
-                .map(|(i, _)| Receipt {
-                    tx_type: 2,
-                    status: ReceiptStatus::Success,
-                    cumulative_gas_used: 21_000 * (i as u64 + 1),
-                    logs: vec![Log {
-                        address: Default::default(),
-                        topics: vec![H256::repeat_byte(i as u8)],
-                        data: Bytes::new(),
-                    }],
-                    ..Receipt::default()
-                })
-                .collect();
-            let header = Header {
-                parent_hash: parent.map(|p| p.hash()).unwrap_or_default(),
-                ommers_hash: chain_types::roots::ommers_hash(&body.ommers),
-                transactions_root: chain_types::roots::transactions_root(&body.transactions),
-                receipts_root: chain_types::roots::receipts_root(&receipts),
-                withdrawals_root: body
-                    .withdrawals
-                    .as_deref()
-                    .map(chain_types::roots::withdrawals_root),
-                base_fee_per_gas: (n > 10).then_some(7),
-                difficulty: U256::from(if n == 0 { 1 } else { difficulty }),
-                number: n,
-                gas_limit: 30_000_000,
-                gas_used: 21_000 * body.transactions.len() as u64,
-                timestamp: 1_000 + n * 12,
-                extra_data: Bytes::from(seed.to_be_bytes().to_vec()),
-                ..Header::default()
-            }
-            .seal();
-            let td = self.tds.last().copied().unwrap_or_default() + header.difficulty;
-            self.by_hash.insert(header.hash(), n);
-            self.headers.push(header);
-            self.bodies.push(body);
-            self.receipts.push(receipts);
-            self.tds.push(td);
-        }
+        let opts = options(seed).heavier(difficulty);
+        Self::unpack(self.generated.fork(keep - 1, len - keep, &opts))
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -160,7 +94,7 @@ impl Chain {
 
     /// The chain cut to `len` blocks.
     pub(crate) fn shorten(&self, len: u64) -> Self {
-        self.fork(len, len, 0, 1)
+        Self::unpack(self.generated.truncated(len - 1))
     }
 
     pub(crate) fn genesis_store(&self) -> MemoryStore {
