@@ -58,8 +58,13 @@ fn parse_info(line: &str) -> Info {
     }
 }
 
-/// Dials the reference server and returns our EthPeer, driving the connection in a task.
-async fn dial_reference(enode: &str, info: &Info) -> (EthPeer<ProtoRw>, p2p_msg::PeerHandle) {
+/// Dials the reference server and returns our EthPeer, driving the connection in a task. With `follow`, our node
+/// starts without a chain and mirrors the remote Status (as `peerwire sync` into an empty data directory).
+async fn dial_reference(
+    enode: &str,
+    info: &Info,
+    follow: bool,
+) -> (EthPeer<ProtoRw>, p2p_msg::PeerHandle) {
     let enode: Enode = enode
         .parse()
         .expect("PEERWIRE_DEVP2P_ENODE is an enode URL");
@@ -76,6 +81,7 @@ async fn dial_reference(enode: &str, info: &Info) -> (EthPeer<ProtoRw>, p2p_msg:
         vec![info.fork_next]
     };
     node.genesis_difficulty = U256::one();
+    node.follow_remote_chain = follow;
     node.peers = Some(tx);
     let peer = Peer::new(
         transport,
@@ -106,7 +112,7 @@ async fn our_dialer_to_their_listener() {
     };
     let info = parse_info(&info);
     within(Duration::from_secs(60), async {
-        let (eth, handle) = dial_reference(&enode, &info).await;
+        let (eth, handle) = dial_reference(&enode, &info, false).await;
         let status = *eth.remote_status();
         assert_eq!(status.genesis, info.genesis);
         assert_eq!(status.network_id, info.chain_id);
@@ -413,7 +419,8 @@ async fn full_sync_of_their_chain_through_chain_downloader() {
     };
     let info = parse_info(&info);
     within(Duration::from_secs(60), async {
-        let (eth, handle) = dial_reference(&enode, &info).await;
+        let (eth, handle) = dial_reference(&enode, &info, true).await;
+        assert_eq!(eth.remote_status().genesis, info.genesis);
         // The genesis comes from the peer and must hash to the announced genesis.
         let genesis = eth
             .headers(HeadersRequest::rising(0, 1))

@@ -99,3 +99,60 @@ where
     );
     Ok(remote)
 }
+
+/// The Status handshake of a node that has no chain yet: reads the remote Status first, then answers with a
+/// Status that mirrors it (same network id, genesis and fork id, the genesis as best block, total difficulty 0),
+/// within `timeout`. Only the eth version is checked. Returns `(ours, theirs)`.
+///
+/// The remote must send its Status without waiting for ours (every implementation does, this crate's
+/// [`handshake`] included). The caller must not trust the remote's genesis blindly: fetch header 0 and check
+/// that it hashes to `theirs.genesis` before storing anything.
+///
+/// # Errors
+///
+/// [`Error::HandshakeTimeout`]; [`Error::NotStatus`]; [`Error::Decode`]; [`Error::VersionMismatch`];
+/// [`Error::Msg`] if the connection fails.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: dropping the future mid-way leaves the connection in an unknown state; close it.
+pub async fn handshake_following<RW>(
+    rw: &RW,
+    version: EthVersion,
+    timeout: Duration,
+) -> Result<(Status, Status), Error>
+where
+    RW: MsgReader + MsgWriter + ?Sized,
+{
+    let exchange = async {
+        let msg = rw.read_msg().await?;
+        if msg.code != codes::STATUS {
+            return Err(Error::NotStatus { code: msg.code });
+        }
+        let remote = match EthMessage::from_msg(version, &msg)? {
+            EthMessage::Status(s) => s,
+            _ => return Err(Error::NotStatus { code: msg.code }),
+        };
+        if remote.version != version.number() {
+            return Err(Error::VersionMismatch {
+                remote: u64::from(remote.version),
+                local: version.number(),
+            });
+        }
+        let ours = Status {
+            version: version.number(),
+            network_id: remote.network_id,
+            total_difficulty: primitive_types::U256::zero(),
+            best_hash: remote.genesis,
+            genesis: remote.genesis,
+            fork_id: remote.fork_id,
+        };
+        rw.write_msg(EthMessage::Status(ours).to_msg()).await?;
+        Ok((ours, remote))
+    };
+    let (ours, remote) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| Error::HandshakeTimeout(timeout))??;
+    debug!(network = remote.network_id, genesis = ?remote.genesis, "eth status mirrored from the remote");
+    Ok((ours, remote))
+}

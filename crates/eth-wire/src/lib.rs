@@ -66,11 +66,11 @@ pub mod serve;
 
 pub use error::Error;
 pub use forkid::{ForkFilter, ForkHash, ForkId, ForkIdError, TIMESTAMP_THRESHOLD};
-pub use handshake::{HANDSHAKE_TIMEOUT, check_status, handshake};
+pub use handshake::{HANDSHAKE_TIMEOUT, check_status, handshake, handshake_following};
 pub use message::{
     BlockHashNumber, ETH_MESSAGE_COUNT, EthMessage, EthVersion, MAX_MESSAGE_SIZE, NewBlock,
     PooledTransactionsAnnouncement, RequestPair, Status, code_name, codes,
 };
-pub use peer::{Announcement, EthDriver, EthPeer, PeerConfig, establish};
+pub use peer::{Announcement, EthDriver, EthPeer, PeerConfig, establish, establish_following};
 pub use protocol::EthNode;
 pub use serve::ServeLimits;

@@ -180,8 +180,46 @@ where
             local: local.version,
         })?;
     let remote = handshake(&rw, local, filter, config.handshake_timeout).await?;
+    Ok(connected(rw, id.into(), version, remote, config))
+}
+
+/// Like [`establish`] for a node that has no chain yet: runs
+/// [`handshake_following`](crate::handshake_following) (the remote's network, genesis and fork id are
+/// mirrored, not checked) and returns the connection's handle and driver.
+///
+/// # Errors
+///
+/// As [`handshake_following`](crate::handshake_following).
+///
+/// # Cancel safety
+///
+/// Not cancel safe (see [`handshake_following`](crate::handshake_following)).
+pub async fn establish_following<RW>(
+    rw: RW,
+    id: impl Into<String>,
+    version: EthVersion,
+    config: PeerConfig,
+) -> Result<(EthPeer<RW>, EthDriver<RW>), Error>
+where
+    RW: MsgReader + MsgWriter + 'static,
+{
+    let (_, remote) = crate::handshake_following(&rw, version, config.handshake_timeout).await?;
+    Ok(connected(rw, id.into(), version, remote, config))
+}
+
+/// Builds the handle and driver of a connection whose handshake is done.
+fn connected<RW>(
+    rw: RW,
+    id: String,
+    version: EthVersion,
+    remote: Status,
+    config: PeerConfig,
+) -> (EthPeer<RW>, EthDriver<RW>)
+where
+    RW: MsgReader + MsgWriter + 'static,
+{
     let shared = Arc::new(Shared {
-        id: id.into(),
+        id,
         version,
         remote,
         config,
@@ -191,7 +229,7 @@ where
         state: Mutex::new(State::default()),
         head: Mutex::new((remote.best_hash, remote.total_difficulty)),
     });
-    Ok((
+    (
         EthPeer {
             shared: shared.clone(),
         },
@@ -200,7 +238,7 @@ where
             store: None,
             announcements: None,
         },
-    ))
+    )
 }
 
 /// The handle of an established eth connection: sends requests and announcements. Cheap to clone.

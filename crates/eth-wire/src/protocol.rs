@@ -13,7 +13,7 @@ use tracing::{debug, info};
 
 use crate::{
     Announcement, ETH_MESSAGE_COUNT, Error, EthPeer, EthVersion, ForkFilter, PeerConfig, Status,
-    establish,
+    establish, establish_following,
 };
 
 /// What a node needs to speak eth: its chain identity, optionally a store to serve from, and where to hand new
@@ -33,6 +33,11 @@ pub struct EthNode {
     /// The store served from, whose head is announced. `None`: the node announces the genesis and answers every
     /// request with an empty list.
     pub store: Option<Arc<dyn ChainStore>>,
+    /// A node with no chain yet (`peerwire sync` into an empty data directory): reads each remote's Status first
+    /// and mirrors its network id, genesis and fork id instead of checking them (`network_id`, `genesis` and the
+    /// forks above are then unused). The application must check that the remote's header 0 hashes to its
+    /// announced genesis before storing anything.
+    pub follow_remote_chain: bool,
     /// Connection settings.
     pub config: PeerConfig,
     /// New peers are sent here after their handshake (waiting at most the handshake timeout for room).
@@ -49,6 +54,7 @@ impl std::fmt::Debug for EthNode {
             .field("fork_blocks", &self.fork_blocks)
             .field("fork_times", &self.fork_times)
             .field("store", &self.store.is_some())
+            .field("follow_remote_chain", &self.follow_remote_chain)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -64,6 +70,7 @@ impl EthNode {
             fork_times: Vec::new(),
             genesis_difficulty: U256::zero(),
             store: None,
+            follow_remote_chain: false,
             config: PeerConfig::default(),
             peers: None,
             announcements: None,
@@ -131,9 +138,12 @@ impl EthNode {
         let id = info.id().to_string();
         let short = id.get(..16).unwrap_or(&id).to_owned();
         let result = async {
-            let (local, filter) = self.local_status(version)?;
-            let (peer, mut driver) =
-                establish(rw, id.clone(), &local, &filter, self.config).await?;
+            let (peer, mut driver) = if self.follow_remote_chain {
+                establish_following(rw, id.clone(), version, self.config).await?
+            } else {
+                let (local, filter) = self.local_status(version)?;
+                establish(rw, id.clone(), &local, &filter, self.config).await?
+            };
             info!(peer = %short, client = info.client_id(), %version, "eth peer connected");
             if let Some(store) = &self.store {
                 driver = driver.with_store(store.clone());

@@ -210,3 +210,35 @@ async fn closed_pipe_is_a_message_layer_error() {
     assert!(matches!(e, Error::Msg(_)), "{e}");
     assert!(e.is_closed());
 }
+
+#[tokio::test]
+async fn a_follower_mirrors_the_remote_status() {
+    let chain = TestChain::new(5, 1);
+    let (local, filter) = chain.status(EthVersion::Eth68);
+    let (a, b) = MsgPipe::pair();
+    let (server, follower) = tokio::join!(
+        handshake(&a, &local, &filter, HANDSHAKE_TIMEOUT),
+        eth_wire::handshake_following(&b, EthVersion::Eth68, HANDSHAKE_TIMEOUT)
+    );
+    let (ours, theirs) = follower.unwrap();
+    assert_eq!(theirs, local);
+    assert_eq!(ours.genesis, local.genesis);
+    assert_eq!(ours.network_id, local.network_id);
+    assert_eq!(ours.fork_id, local.fork_id);
+    assert_eq!(ours.best_hash, local.genesis);
+    // The server accepted the mirrored Status.
+    assert_eq!(server.unwrap(), ours);
+    // A follower still requires the negotiated version.
+    let (a, b) = MsgPipe::pair();
+    let (_, follower) = tokio::join!(
+        handshake(&a, &local, &filter, Duration::from_millis(200)),
+        eth_wire::handshake_following(&b, EthVersion::Eth67, HANDSHAKE_TIMEOUT)
+    );
+    assert!(matches!(
+        follower.unwrap_err(),
+        Error::VersionMismatch {
+            remote: 68,
+            local: 67
+        }
+    ));
+}

@@ -98,3 +98,40 @@ async fn an_incompatible_chain_is_refused() {
     let err = exit_s.error.or(exit_c.error).expect("an error is reported");
     assert!(err.to_string().contains("genesis mismatch"), "{err}");
 }
+
+#[tokio::test]
+async fn a_node_without_a_chain_follows_the_remote_genesis() {
+    let chain = TestChain::new(30, 1);
+    let (server, _sp) = node(&chain, true);
+    // The follower knows nothing of the chain: another network id and a zero genesis, both ignored.
+    let (tx, mut follower_peers) = mpsc::channel(1);
+    let mut follower = EthNode::new(1, primitive_types::H256::zero());
+    follower.follow_remote_chain = true;
+    follower.peers = Some(tx);
+    let follower = Arc::new(follower);
+    let (a, b) = pipe_transport();
+    let sp = peer(a, "server", 1, &server);
+    let fp = peer(b, "follower", 2, &follower);
+    let stop = fp.handle();
+    let test = async {
+        let eth = tokio::time::timeout(Duration::from_secs(5), follower_peers.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let status = *eth.remote_status();
+        assert_eq!(status.genesis, chain.genesis());
+        assert_eq!(status.network_id, 1337);
+        // The application checks header 0 against the announced genesis.
+        let genesis = eth.headers(HeadersRequest::rising(0, 1)).await.unwrap();
+        assert_eq!(genesis[0].hash(), status.genesis);
+        let all = eth.headers(HeadersRequest::rising(0, 100)).await.unwrap();
+        assert_eq!(all.len(), 31);
+        stop.disconnect(DisconnectReason::Requested);
+    };
+    let (_, exit_f, ()) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(sp.run(), fp.run(), test)
+    })
+    .await
+    .unwrap();
+    assert_eq!(exit_f.reason, DisconnectReason::Requested);
+}
