@@ -696,10 +696,15 @@ impl<C: Connector> Driver<C> {
             if let Err(e) = write_all(sender, initial, wt).await {
                 return Exit::Lost(e);
             }
+            // One registration with the wake-up notifier, renewed only when it fires (not on
+            // every frame).
+            let notified = shared.wake.notified();
+            tokio::pin!(notified);
             loop {
                 tokio::select! {
                     biased;
-                    _ = shared.wake.notified() => {
+                    () = &mut notified => {
+                        notified.set(shared.wake.notified());
                         let frames = {
                             let mut st = shared.lock();
                             if st.closed {
