@@ -490,3 +490,53 @@ async fn full_sync_of_their_chain_through_chain_downloader() {
     })
     .await;
 }
+
+/// The frame known-answer test of p2p-rlpx, cross-checked against the reference peer: the
+/// @ethereumjs/devp2p library's own frame code (`tests/peers/devp2p/frame-kat.mjs`) writes two
+/// frames with fixed secrets, and p2p-rlpx must write the same bytes.
+#[tokio::test]
+async fn frame_known_answer_matches_the_reference_implementation() {
+    let Some(dir) = peer_env("PEERWIRE_PEERS_DIR") else {
+        return;
+    };
+    let Some(node_bin) = peer_env("PEERWIRE_NODE") else {
+        return;
+    };
+    let script = std::path::Path::new(&dir).join("devp2p").join("frame-kat.mjs");
+    let output = within(
+        Duration::from_secs(30),
+        tokio::process::Command::new(node_bin)
+            .arg(&script)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run frame-kat.mjs");
+    assert!(
+        output.status.success(),
+        "frame-kat.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+
+    let secret = keccak(b"").0;
+    let mut egress_mac = p2p_rlpx::KeccakMac::new();
+    egress_mac.update(b"peerwire-kat-egress");
+    let secrets = p2p_rlpx::Secrets {
+        aes_secret: secret,
+        mac_secret: secret,
+        egress_mac,
+        ingress_mac: p2p_rlpx::KeccakMac::new(),
+    };
+    let mut encoder = p2p_rlpx::FrameEncoder::new(&secrets);
+    let mut ours = bytes::BytesMut::new();
+    encoder
+        .encode_frame(0x08, &[0xc4, 1, 2, 3, 4], &mut ours)
+        .expect("encode the first frame");
+    encoder
+        .encode_frame(0x22, b"peerwire", &mut ours)
+        .expect("encode the second frame");
+    assert_eq!(hex::encode(&ours), theirs);
+}

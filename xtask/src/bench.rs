@@ -9,7 +9,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("rpc", "peerwire-tests", Some("rpc")),
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
-    ("devnet", "peerwire-tests", Some("devnet")),
+    ("devnet", "peerwire", Some("devnet")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
