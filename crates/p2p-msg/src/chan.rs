@@ -37,6 +37,11 @@ struct State {
     ack_waker: Option<Waker>,
     /// Senders waiting for the slot to become free.
     slot_waiters: usize,
+    /// Parked receivers, oldest first: `(id, waker)`. Placing a message pops and wakes the
+    /// oldest; a receiver dropped after being popped forwards the wake-up.
+    receivers: Vec<(u64, Waker)>,
+    /// Last receiver id handed out.
+    next_receiver: u64,
     closed: bool,
 }
 
@@ -44,8 +49,6 @@ struct State {
 #[derive(Debug, Default)]
 pub(crate) struct Rendezvous {
     state: Mutex<State>,
-    /// Woken when a message is placed in the slot, and on close.
-    receivers: Notify,
     /// Woken when the slot becomes free (only if a sender waits for it), and on close.
     senders: Notify,
 }
@@ -62,22 +65,25 @@ impl Rendezvous {
 
     /// Closes the channel; idempotent.
     pub(crate) fn close(&self) {
-        let ack = {
+        let (ack, receivers) = {
             let mut st = self.lock();
             if st.closed {
                 return;
             }
             st.closed = true;
-            st.ack_waker.take()
+            (st.ack_waker.take(), std::mem::take(&mut st.receivers))
         };
         if let Some(w) = ack {
             w.wake();
         }
-        self.receivers.notify_waiters();
+        for (_, w) in receivers {
+            w.wake();
+        }
         self.senders.notify_waiters();
     }
 
-    /// Tries to place `msg`; gives it back if the slot is busy.
+    /// Tries to place `msg` and wakes the oldest parked receiver; gives the message back if the
+    /// slot is busy.
     fn try_place(&self, msg: Msg) -> Result<Result<u64, Msg>, Closed> {
         let mut st = self.lock();
         if st.closed {
@@ -90,6 +96,11 @@ impl Rendezvous {
         let ticket = st.next_ticket;
         st.slot = Some(msg);
         st.slot_ticket = ticket;
+        let receiver = (!st.receivers.is_empty()).then(|| st.receivers.remove(0));
+        drop(st);
+        if let Some((_, w)) = receiver {
+            w.wake();
+        }
         Ok(Ok(ticket))
     }
 
@@ -116,7 +127,6 @@ impl Rendezvous {
     /// Cancel safety: a dropped future withdraws a message not yet taken.
     pub(crate) async fn send(&self, msg: Msg) -> Result<(), Closed> {
         let (ticket, _) = self.place(msg).await?;
-        self.receivers.notify_one();
         let mut guard = Withdraw {
             chan: self,
             ticket,
@@ -152,44 +162,96 @@ impl Rendezvous {
     /// Cancel safety: a dropped future has not placed its message.
     pub(crate) async fn put(&self, msg: Msg) -> Result<bool, Closed> {
         let (_, waited) = self.place(msg).await?;
-        self.receivers.notify_one();
         Ok(waited)
-    }
-
-    fn try_take(&self) -> Option<Result<Msg, Closed>> {
-        let mut st = self.lock();
-        if st.closed {
-            return Some(Err(Closed));
-        }
-        let msg = st.slot.take()?;
-        st.last_taken = st.slot_ticket;
-        let ack = st.ack_waker.take();
-        let free = st.slot_waiters > 0;
-        drop(st);
-        if let Some(w) = ack {
-            w.wake();
-        }
-        if free {
-            self.senders.notify_waiters();
-        }
-        Some(Ok(msg))
     }
 
     /// Receives the next message.
     ///
     /// Cancel safety: the take happens synchronously right before returning, so a dropped future
-    /// never loses a message.
+    /// never loses a message; a dropped receiver that was woken for a message passes the wake-up
+    /// on.
     pub(crate) async fn recv(&self) -> Result<Msg, Closed> {
-        loop {
-            if let Some(r) = self.try_take() {
-                return r;
+        let mut parked = Parked {
+            chan: self,
+            id: None,
+        };
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if st.closed {
+                parked.unpark(&mut st);
+                return Poll::Ready(Err(Closed));
             }
-            let mut notified = pin!(self.receivers.notified());
-            notified.as_mut().enable();
-            if let Some(r) = self.try_take() {
-                return r;
+            if let Some(msg) = st.slot.take() {
+                parked.unpark(&mut st);
+                st.last_taken = st.slot_ticket;
+                let ack = st.ack_waker.take();
+                let free = st.slot_waiters > 0;
+                drop(st);
+                if let Some(w) = ack {
+                    w.wake();
+                }
+                if free {
+                    self.senders.notify_waiters();
+                }
+                return Poll::Ready(Ok(msg));
             }
-            notified.await;
+            parked.park(&mut st, cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// A receiver's place in the parked list.
+struct Parked<'a> {
+    chan: &'a Rendezvous,
+    /// Set once parked; cleared when done.
+    id: Option<u64>,
+}
+
+impl Parked<'_> {
+    fn park(&mut self, st: &mut State, waker: &Waker) {
+        if let Some(id) = self.id
+            && let Some((_, w)) = st.receivers.iter_mut().find(|(i, _)| *i == id)
+        {
+            if !w.will_wake(waker) {
+                *w = waker.clone();
+            }
+            return;
+        }
+        // New, or popped by a wake-up that found the slot taken by someone else: park again.
+        st.next_receiver += 1;
+        let id = st.next_receiver;
+        st.receivers.push((id, waker.clone()));
+        self.id = Some(id);
+    }
+
+    fn unpark(&mut self, st: &mut State) {
+        if let Some(id) = self.id.take() {
+            st.receivers.retain(|(i, _)| *i != id);
+        }
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else {
+            return;
+        };
+        let next = {
+            let mut st = self.chan.lock();
+            if let Some(pos) = st.receivers.iter().position(|(i, _)| *i == id) {
+                st.receivers.remove(pos);
+                None
+            } else if st.slot.is_some() && !st.receivers.is_empty() {
+                // We were woken for the message in the slot but are gone: pass it on.
+                Some(st.receivers.remove(0))
+            } else {
+                None
+            }
+        };
+        if let Some((_, w)) = next {
+            w.wake();
         }
     }
 }
