@@ -102,9 +102,16 @@ impl Endpoint {
                     .with_context(|| format!("cannot connect to {}", self.display()))
             }
             Scheme::Http => {
-                // Switched to rpc-http's transport once that crate lands.
-                let _ = builder;
-                bail!("http transport is not built yet: use a ws:// URL")
+                let mut http = rpc_http::HttpTransport::builder(self.url.as_str())
+                    .timeout(args.timeout)
+                    .connect_timeout(args.timeout);
+                for (name, value) in &args.headers {
+                    http = http.header(name, value);
+                }
+                let transport = http
+                    .build()
+                    .with_context(|| format!("cannot use {}", self.display()))?;
+                Ok(builder.build_request(transport))
             }
         }
     }

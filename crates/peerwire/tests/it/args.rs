@@ -67,7 +67,10 @@ async fn bad_options_exit_2() {
 #[tokio::test]
 async fn unreachable_endpoints_exit_2() {
     let port = closed_port();
-    for url in [format!("ws://127.0.0.1:{port}")] {
+    for url in [
+        format!("ws://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ] {
         let r = run(&["rpc", &url, "eth_blockNumber", "--timeout", "5"]).await;
         let line = r.failed();
         assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
