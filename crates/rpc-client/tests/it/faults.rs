@@ -298,3 +298,94 @@ async fn many_calls_with_random_deadlines_over_a_flaky_listener_all_end() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn random_junk_frames_never_break_the_client() {
+    bounded(async {
+        let (client, mut conn, _l, _c) = manual_client(ClientBuilder::new()).await;
+        let c = client.clone();
+        let task = tokio::spawn(async move { c.subscribe::<Value, _>("eth", ("newHeads",)).await });
+        let req = parse(&conn.recv().await.unwrap());
+        conn.send(json!({"jsonrpc": "2.0", "id": req["id"], "result": "0x1"}).to_string())
+            .await;
+        let mut sub = task.await.unwrap().unwrap();
+        let tokens = [
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"id\"",
+            "\"result\"",
+            "\"error\"",
+            "\"method\"",
+            "\"params\"",
+            "\"subscription\"",
+            "\"0x1\"",
+            "\"eth_subscription\"",
+            "null",
+            "1",
+            "-1",
+            "1e999",
+            "\"\\u0000\"",
+            "true",
+            "{\"code\":1}",
+            " ",
+            "\"\\ud800\"",
+        ];
+        let mut rng = Rng(7);
+        for _ in 0..3000 {
+            let n = rng.below(12) as usize;
+            let frame: String = (0..n)
+                .map(|_| tokens[rng.below(tokens.len() as u64) as usize])
+                .collect();
+            assert!(conn.send(frame).await);
+        }
+        // Still healthy: a call and a notification go through.
+        let c = client.clone();
+        let call = tokio::spawn(async move { c.request::<Value, _>("m", ()).await });
+        let req = loop {
+            let r = parse(&conn.recv().await.unwrap());
+            if r["method"] == "m" {
+                break r;
+            }
+        };
+        conn.send(json!({"jsonrpc": "2.0", "id": req["id"], "result": 1}).to_string())
+            .await;
+        assert_eq!(call.await.unwrap().unwrap(), json!(1));
+        conn.send(notification("eth", &json!("0x1"), &json!("last")))
+            .await;
+        loop {
+            match sub.next().await.unwrap() {
+                Ok(v) if v == json!("last") => break,
+                Ok(_) | Err(Error::Decode(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn batched_notifications_are_all_delivered() {
+    bounded(async {
+        let (client, mut conn, _l, _c) = manual_client(ClientBuilder::new()).await;
+        let c = client.clone();
+        let task = tokio::spawn(async move { c.subscribe::<u64, _>("eth", ("newHeads",)).await });
+        let req = parse(&conn.recv().await.unwrap());
+        conn.send(json!({"jsonrpc": "2.0", "id": req["id"], "result": "0x1"}).to_string())
+            .await;
+        let mut sub = task.await.unwrap().unwrap();
+        conn.send(format!(
+            "[{},{},{}]",
+            notification("eth", &json!("0x1"), &json!(1)),
+            json!({"jsonrpc": "2.0", "method": "other_notification"}),
+            notification("eth", &json!("0x1"), &json!(2))
+        ))
+        .await;
+        assert_eq!(sub.next().await.unwrap().unwrap(), 1);
+        assert_eq!(sub.next().await.unwrap().unwrap(), 2);
+    })
+    .await;
+}
