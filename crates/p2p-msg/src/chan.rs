@@ -1,15 +1,20 @@
 //! A rendezvous channel for [`Msg`]: the hand-off engine under [`MsgPipe`](crate::MsgPipe) and
-//! the multiplexer's per-protocol inbound queues.
+//! the multiplexer's per-protocol inbound slots.
 //!
 //! There is one slot.
-//! A sender waits until the slot is free, puts its message there, wakes a receiver, then waits
-//! until a receiver has *taken* the message (removed it from the slot under the lock) or the
-//! channel is closed.
+//! A sender waits until the slot is free, puts its message there, wakes the oldest parked
+//! receiver, then waits until a receiver has *taken* the message (removed it from the slot under
+//! the lock) or the channel is closed ([`Rendezvous::send`]); [`Rendezvous::put`] returns right
+//! after placing instead (a one-message buffer).
 //! A message taken before the close is delivered and its send succeeds; a message still in the
 //! slot at the close is withdrawn by its sender, whose send fails.
 //! A dropped send future withdraws its message if it was not taken yet.
-//! Every state change happens under one short `std::sync::Mutex`; waiting uses [`Notify`], always
-//! registering before re-checking the state, so no wake-up is lost.
+//!
+//! All state lives under one short `std::sync::Mutex`, including the wakers of the sender waiting
+//! for its take and of the parked receivers, so each side of a hand-off takes the lock once or
+//! twice and no wake-up can be lost between a check and a park.
+//! Only senders waiting for a busy slot (several concurrent writers) wait on a [`Notify`],
+//! registering before re-checking.
 
 use std::future::poll_fn;
 use std::pin::pin;
