@@ -3,4 +3,5 @@
 #![allow(unreachable_pub, dead_code)]
 
 mod devp2p;
+mod ganache;
 mod support;

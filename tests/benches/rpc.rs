@@ -1,0 +1,660 @@
+//! `cargo xtask bench rpc`: peerwire's JSON-RPC client beside jsonrpsee's clients, against the
+//! same in-process jsonrpsee server, in the same run.
+//!
+//! The server (jsonrpsee 0.26, HTTP and WebSocket on one loopback port, on its own runtime)
+//! offers `fast` (returns `"lo"`), `big` (returns a 1 MiB string) and the subscription
+//! `bench_subscribe [count, size]` (sends `count` notifications of a `size`-byte string, then
+//! ends; `count = 0` means endless). Every client decodes results into `String`.
+//!
+//! Workloads (per client: peerwire over WebSocket and HTTP, jsonrpsee `WsClient` and
+//! `HttpClient`):
+//!
+//! - `sequential`: 20 000 calls one after another (calls/s, p50, p99 latency);
+//! - `concurrent`: 64 callers sharing one client, 500 calls each;
+//! - `batch100`: batches of 100 calls (elements/s, p50 and p99 per batch);
+//! - `1mib`: calls returning a 1 MiB string (MiB/s);
+//! - `subscription`: one subscription receiving 200 000 notifications (WebSocket only).
+//!
+//! Each workload runs `ROUNDS` times alternating the clients; the best round of each client is
+//! reported, with the ratio peerwire / jsonrpsee of throughput and of p99. The last section
+//! runs a slow subscriber (one item per millisecond) against an endless stream and samples
+//! the process RSS to show that memory stays bounded.
+//!
+//! `PEERWIRE_BENCH_SCALE` (a float, default 1) scales the iteration counts.
+
+#![allow(clippy::print_stdout, missing_docs, unreachable_pub)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::core::params::BatchRequestBuilder;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle, SubscriptionMessage};
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use rpc_client::{Client, ClientBuilder, OverflowPolicy, SubscriptionOptions};
+
+/// Default number of alternating rounds per workload (`PEERWIRE_BENCH_ROUNDS` overrides).
+const ROUNDS: usize = 5;
+const ONE_MIB: usize = 1 << 20;
+
+/// Notifications buffered per subscription in the slow-subscriber run (jsonrpsee's default).
+const SLOW_CAPACITY: usize = 1024;
+
+/// Notifications buffered per subscription in the throughput runs, the same for both clients.
+const SUB_CAPACITY: usize = 1 << 16;
+
+fn rounds() -> usize {
+    std::env::var("PEERWIRE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(ROUNDS)
+        .max(1)
+}
+
+/// Whether workload `name` is selected by `PEERWIRE_BENCH_ONLY` (a comma-separated list; all
+/// when unset).
+fn selected(name: &str) -> bool {
+    std::env::var("PEERWIRE_BENCH_ONLY")
+        .map(|only| only.split(',').any(|w| w.trim() == name))
+        .unwrap_or(true)
+}
+
+fn scale(n: usize) -> usize {
+    let f: f64 = std::env::var("PEERWIRE_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * f) as usize).max(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server.
+
+fn start_server(rt: &tokio::runtime::Runtime) -> (std::net::SocketAddr, ServerHandle) {
+    rt.block_on(async {
+        let config = ServerConfig::builder()
+            .max_response_body_size(64 << 20)
+            .max_request_body_size(64 << 20)
+            .max_connections(1000)
+            .build();
+        let server = Server::builder()
+            .set_config(config)
+            .build("127.0.0.1:0")
+            .await
+            .expect("server bind");
+        let addr = server.local_addr().expect("server addr");
+        let big: Arc<String> = Arc::new("x".repeat(ONE_MIB));
+        let mut module = RpcModule::new(big);
+        module
+            .register_method("fast", |_, _, _| "lo")
+            .expect("register fast");
+        module
+            .register_method("big", |_, big, _| big.as_str().to_owned())
+            .expect("register big");
+        module
+            .register_subscription(
+                "bench_subscribe",
+                "bench_subscription",
+                "bench_unsubscribe",
+                |params, pending, _, _| async move {
+                    let (count, size): (u64, usize) = params.parse().unwrap_or((1, 8));
+                    let Ok(sink) = pending.accept().await else {
+                        return;
+                    };
+                    let payload =
+                        serde_json::value::to_raw_value(&"n".repeat(size)).expect("payload");
+                    let mut sent = 0u64;
+                    while count == 0 || sent < count {
+                        let msg = SubscriptionMessage::from(payload.clone());
+                        if sink.send(msg).await.is_err() {
+                            return;
+                        }
+                        sent += 1;
+                    }
+                },
+            )
+            .expect("register subscription");
+        let handle = server.start(module);
+        (addr, handle)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients.
+
+#[derive(Clone)]
+enum Peer {
+    Ours(Client),
+    JWs(Arc<WsClient>),
+    JHttp(Arc<HttpClient>),
+}
+
+impl Peer {
+    async fn fast(&self) -> String {
+        match self {
+            Self::Ours(c) => c.request("fast", ()).await.expect("ours fast"),
+            Self::JWs(c) => c.request("fast", rpc_params![]).await.expect("ws fast"),
+            Self::JHttp(c) => c.request("fast", rpc_params![]).await.expect("http fast"),
+        }
+    }
+
+    async fn big(&self) -> String {
+        match self {
+            Self::Ours(c) => c.request("big", ()).await.expect("ours big"),
+            Self::JWs(c) => c.request("big", rpc_params![]).await.expect("ws big"),
+            Self::JHttp(c) => c.request("big", rpc_params![]).await.expect("http big"),
+        }
+    }
+
+    async fn batch(&self, n: usize) -> usize {
+        match self {
+            Self::Ours(c) => {
+                let mut b = c.batch();
+                for _ in 0..n {
+                    b.add("fast", ()).expect("add");
+                }
+                let r = b.send().await.expect("ours batch");
+                (0..r.len())
+                    .map(|i| r.decode::<String>(i).expect("ours item").len())
+                    .sum()
+            }
+            Self::JWs(c) => jsonrpsee_batch(c.as_ref(), n).await,
+            Self::JHttp(c) => jsonrpsee_batch(c.as_ref(), n).await,
+        }
+    }
+}
+
+async fn jsonrpsee_batch<C: ClientT>(c: &C, n: usize) -> usize {
+    let mut b = BatchRequestBuilder::new();
+    for _ in 0..n {
+        b.insert("fast", rpc_params![]).expect("insert");
+    }
+    let r = c.batch_request::<String>(b).await.expect("jsonrpsee batch");
+    r.into_ok().expect("all ok").map(|s| s.len()).sum()
+}
+
+struct Clients {
+    ours_ws: Peer,
+    ours_http: Option<Peer>,
+    j_ws: Peer,
+    j_http: Peer,
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Clients {
+    let ws_url = format!("ws://{addr}");
+    let http_url = format!("http://{addr}");
+    let connector = rpc_ws::WsConnector::builder(ws_url.as_str())
+        .build()
+        .expect("ws connector");
+    let ours_ws = ClientBuilder::new()
+        .subscription_capacity(SUB_CAPACITY)
+        .spawn_connect(connector)
+        .await
+        .expect("ours ws connect");
+    let j_ws = WsClientBuilder::default()
+        .max_response_size(64 << 20)
+        .max_buffer_capacity_per_subscription(SUB_CAPACITY)
+        .build(&ws_url)
+        .await
+        .expect("jsonrpsee ws connect");
+    let j_http = HttpClientBuilder::default()
+        .max_response_size(64 << 20)
+        .build(&http_url)
+        .expect("jsonrpsee http client");
+    Clients {
+        ours_ws: Peer::Ours(ours_ws),
+        ours_http: ours_http(&http_url).map(Peer::Ours),
+        j_ws: Peer::JWs(Arc::new(j_ws)),
+        j_http: Peer::JHttp(Arc::new(j_http)),
+    }
+}
+
+/// peerwire's HTTP client (rpc-http).
+fn ours_http(url: &str) -> Option<Client> {
+    let transport = rpc_http::HttpTransport::new(url).expect("http transport");
+    Some(ClientBuilder::new().build_request(transport))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement.
+
+#[derive(Clone, Copy, Debug)]
+struct Measure {
+    /// Operations (calls, elements, MiB or notifications) per second.
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn summarize(ops: f64, elapsed: Duration, mut lat: Vec<Duration>) -> Measure {
+    lat.sort_unstable();
+    Measure {
+        rate: ops / elapsed.as_secs_f64(),
+        p50: percentile(&lat, 0.50),
+        p99: percentile(&lat, 0.99),
+    }
+}
+
+async fn timed<F: Future>(f: F) -> (F::Output, Duration) {
+    let t = Instant::now();
+    let out = f.await;
+    (out, t.elapsed())
+}
+
+async fn sequential(peer: &Peer, n: usize) -> Measure {
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let (s, d) = timed(peer.fast()).await;
+        assert_eq!(s, "lo");
+        lat.push(d);
+    }
+    summarize(n as f64, start.elapsed(), lat)
+}
+
+async fn concurrent(peer: &Peer, callers: usize, each: usize) -> Measure {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(each);
+                for _ in 0..each {
+                    let (s, d) = timed(peer.fast()).await;
+                    assert_eq!(s, "lo");
+                    lat.push(d);
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(callers * each);
+    for t in tasks {
+        lat.extend(t.await.expect("caller task"));
+    }
+    summarize((callers * each) as f64, start.elapsed(), lat)
+}
+
+async fn batches(peer: &Peer, size: usize, n: usize) -> Measure {
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let (total, d) = timed(peer.batch(size)).await;
+        assert_eq!(total, 2 * size);
+        lat.push(d);
+    }
+    summarize((n * size) as f64, start.elapsed(), lat)
+}
+
+async fn big(peer: &Peer, n: usize) -> Measure {
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let (s, d) = timed(peer.big()).await;
+        assert_eq!(s.len(), ONE_MIB);
+        lat.push(d);
+    }
+    summarize(n as f64, start.elapsed(), lat)
+}
+
+async fn subscription(peer: &Peer, n: usize) -> Measure {
+    let start = Instant::now();
+    let mut got = 0usize;
+    match peer {
+        Peer::Ours(c) => {
+            let mut sub = c
+                .subscribe::<String, _>("bench", (n, 8))
+                .await
+                .expect("ours subscribe");
+            while got < n {
+                let item = sub.next().await.expect("ours stream ended");
+                assert_eq!(item.expect("ours item").len(), 8);
+                got += 1;
+            }
+            sub.unsubscribe().await.expect("ours unsubscribe");
+        }
+        Peer::JWs(c) => {
+            let mut sub = c
+                .subscribe::<String, _>("bench_subscribe", rpc_params![n, 8], "bench_unsubscribe")
+                .await
+                .expect("jsonrpsee subscribe");
+            while got < n {
+                let item = sub.next().await.expect("jsonrpsee stream ended");
+                assert_eq!(item.expect("jsonrpsee item").len(), 8);
+                got += 1;
+            }
+            sub.unsubscribe().await.expect("jsonrpsee unsubscribe");
+        }
+        Peer::JHttp(_) => unreachable!("no subscriptions over HTTP"),
+    }
+    summarize(n as f64, start.elapsed(), Vec::new())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slow subscriber and memory.
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct SlowReport {
+    received: u64,
+    lagged: u64,
+    end: String,
+    before_kib: u64,
+    peak_kib: u64,
+    last_kib: u64,
+}
+
+/// Reads at most one notification per millisecond from an endless stream of 1 KiB notifications for
+/// `secs` seconds, sampling RSS every 100 ms.
+async fn slow_subscriber(peer: &Peer, secs: u64, policy: OverflowPolicy) -> SlowReport {
+    let before_kib = rss_kib();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut report = SlowReport {
+        received: 0,
+        lagged: 0,
+        end: "still running".to_owned(),
+        before_kib,
+        peak_kib: before_kib,
+        last_kib: before_kib,
+    };
+    let mut last_sample = Instant::now();
+    let mut sample = |report: &mut SlowReport| {
+        if last_sample.elapsed() >= Duration::from_millis(100) {
+            last_sample = Instant::now();
+            let now = rss_kib();
+            report.peak_kib = report.peak_kib.max(now);
+            report.last_kib = now;
+        }
+    };
+    match peer {
+        Peer::Ours(c) => {
+            let mut sub = c
+                .subscribe_with::<String, _>(
+                    "bench",
+                    (0, 1024),
+                    SubscriptionOptions::new()
+                        .policy(policy)
+                        .capacity(SLOW_CAPACITY),
+                )
+                .await
+                .expect("ours slow subscribe");
+            while Instant::now() < deadline {
+                match sub.next().await {
+                    Some(Ok(_)) => report.received += 1,
+                    Some(Err(rpc_client::Error::Lagged(n))) => report.lagged += n,
+                    Some(Err(e)) => {
+                        report.end = format!("ended: {e}");
+                        break;
+                    }
+                    None => {
+                        report.end = "ended".to_owned();
+                        break;
+                    }
+                }
+                sample(&mut report);
+                // A slow consumer: this future runs on the bench's main thread (`block_on`),
+                // the clients' tasks on the runtime's worker, so blocking here only slows the
+                // reader.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(sub);
+        }
+        Peer::JWs(c) => {
+            let mut sub = c
+                .subscribe::<String, _>(
+                    "bench_subscribe",
+                    rpc_params![0, 1024],
+                    "bench_unsubscribe",
+                )
+                .await
+                .expect("jsonrpsee slow subscribe");
+            while Instant::now() < deadline {
+                match sub.next().await {
+                    Some(Ok(_)) => report.received += 1,
+                    Some(Err(e)) => {
+                        report.end = format!("ended: {e}");
+                        break;
+                    }
+                    None => {
+                        report.end = format!("ended: {:?}", sub.close_reason());
+                        break;
+                    }
+                }
+                sample(&mut report);
+                // A slow consumer: this future runs on the bench's main thread (`block_on`),
+                // the clients' tasks on the runtime's worker, so blocking here only slows the
+                // reader.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(sub);
+        }
+        Peer::JHttp(_) => unreachable!("no subscriptions over HTTP"),
+    }
+    report
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+fn fmt_dur(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn row(workload: &str, transport: &str, unit: &str, ours: Option<Measure>, theirs: Measure) {
+    let with_lat = theirs.p99 > Duration::ZERO;
+    let lat = |m: &Measure| {
+        if with_lat {
+            format!("{:>9} {:>9}", fmt_dur(m.p50), fmt_dur(m.p99))
+        } else {
+            format!("{:>9} {:>9}", "-", "-")
+        }
+    };
+    let (ours_rate, ours_lat, ratio, p99_ratio) = match ours {
+        Some(o) => (
+            format!("{:>12.0}", o.rate),
+            lat(&o),
+            format!("{:>6.2}x", o.rate / theirs.rate),
+            if with_lat {
+                format!("{:>6.2}", o.p99.as_secs_f64() / theirs.p99.as_secs_f64())
+            } else {
+                format!("{:>6}", "-")
+            },
+        ),
+        None => (
+            format!("{:>12}", "n/a"),
+            format!("{:>9} {:>9}", "-", "-"),
+            format!("{:>7}", "-"),
+            format!("{:>6}", "-"),
+        ),
+    };
+    println!(
+        "| {workload:<12} | {transport:<4} | {unit:<10} | {ours_rate} | {ours_lat} | {:>12.0} | {} | {ratio} | {p99_ratio} |",
+        theirs.rate,
+        lat(&theirs),
+    );
+}
+
+fn best(a: Option<Measure>, b: Measure) -> Measure {
+    match a {
+        Some(a) if a.rate >= b.rate => a,
+        _ => b,
+    }
+}
+
+/// Runs `f` for every client `ROUNDS` times, alternating, and keeps each client's best round.
+async fn compare<F, Fut>(peers: &[&Peer], f: F) -> Vec<Measure>
+where
+    F: Fn(Peer) -> Fut,
+    Fut: Future<Output = Measure>,
+{
+    let mut out: Vec<Option<Measure>> = vec![None; peers.len()];
+    for _ in 0..rounds() {
+        for (i, p) in peers.iter().enumerate() {
+            let m = f((*p).clone()).await;
+            out[i] = Some(best(out[i], m));
+        }
+    }
+    out.into_iter().map(|m| m.expect("measured")).collect()
+}
+
+fn main() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("server")
+        .build()
+        .expect("server runtime");
+    let (addr, handle) = start_server(&server_rt);
+    let client_threads = std::env::var("PEERWIRE_BENCH_CLIENT_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_threads)
+        .enable_all()
+        .thread_name("client")
+        .build()
+        .expect("client runtime");
+
+    let seq_n = scale(20_000);
+    let conc_each = scale(500);
+    let batch_n = scale(500);
+    let big_n = scale(100);
+    let sub_n = scale(200_000);
+
+    client_rt.block_on(async {
+        let c = connect(addr).await;
+        // Warm up every connection.
+        for p in [&c.ours_ws, &c.j_ws, &c.j_http]
+            .into_iter()
+            .chain(c.ours_http.as_ref())
+        {
+            for _ in 0..200 {
+                p.fast().await;
+            }
+        }
+        println!(
+            "rpc client benchmark: peerwire rpc-client vs jsonrpsee 0.26 (same jsonrpsee server, loopback)"
+        );
+        println!(
+            "rounds per workload: {} (alternating, best kept); ratio = peerwire/jsonrpsee throughput; p99 ratio = peerwire/jsonrpsee (lower is better)",
+            rounds()
+        );
+        println!();
+        println!(
+            "| workload     | tr   | unit       |     peerwire |       p50       p99 |    jsonrpsee |       p50       p99 |   ratio | p99 r. |"
+        );
+        println!(
+            "|--------------|------|------------|--------------|---------------------|--------------|---------------------|---------|--------|"
+        );
+
+        type Workload<'a> = (&'a str, &'a str, Box<dyn Fn(Peer) -> std::pin::Pin<Box<dyn Future<Output = Measure>>>>);
+        let workloads: Vec<Workload<'_>> = vec![
+            (
+                "sequential",
+                "calls/s",
+                Box::new(move |p| Box::pin(async move { sequential(&p, seq_n).await })),
+            ),
+            (
+                "concurrent64",
+                "calls/s",
+                Box::new(move |p| Box::pin(async move { concurrent(&p, 64, conc_each).await })),
+            ),
+            (
+                "batch100",
+                "elems/s",
+                Box::new(move |p| Box::pin(async move { batches(&p, 100, batch_n).await })),
+            ),
+            (
+                "1mib",
+                "MiB/s",
+                Box::new(move |p| Box::pin(async move { big(&p, big_n).await })),
+            ),
+        ];
+        for (name, unit, f) in workloads.iter().filter(|w| selected(w.0)) {
+            let ws = compare(&[&c.ours_ws, &c.j_ws], f).await;
+            row(name, "ws", unit, Some(ws[0]), ws[1]);
+            match &c.ours_http {
+                Some(oh) => {
+                    let http = compare(&[oh, &c.j_http], f).await;
+                    row(name, "http", unit, Some(http[0]), http[1]);
+                }
+                None => {
+                    let http = compare(&[&c.j_http], f).await;
+                    row(name, "http", unit, None, http[0]);
+                }
+            }
+        }
+        if selected("subscription") {
+            let subs = compare(&[&c.ours_ws, &c.j_ws], |p| async move { subscription(&p, sub_n).await }).await;
+            row("subscription", "ws", "notifs/s", Some(subs[0]), subs[1]);
+        }
+        if !selected("slow") {
+            return;
+        }
+
+        println!();
+        println!("slow subscriber: endless 1 KiB notifications, one read per ms, RSS sampled every 100 ms");
+        println!("| client | policy | received | dropped (lagged) | end | RSS before | peak | last |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let secs = (3.0 * std::env::var("PEERWIRE_BENCH_SCALE").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(1.0)).ceil().max(1.0) as u64;
+        let j_slow = Peer::JWs(Arc::new(
+            WsClientBuilder::default()
+                .max_buffer_capacity_per_subscription(SLOW_CAPACITY)
+                .build(format!("ws://{addr}"))
+                .await
+                .expect("jsonrpsee ws connect"),
+        ));
+        for (name, peer, policy) in [
+            ("peerwire (capacity 1024)", &c.ours_ws, OverflowPolicy::DropOldest),
+            ("peerwire (capacity 1024)", &c.ours_ws, OverflowPolicy::Close),
+            ("jsonrpsee (capacity 1024)", &j_slow, OverflowPolicy::Close),
+        ] {
+            let r = slow_subscriber(peer, secs, policy).await;
+            let policy = match (peer, policy) {
+                (Peer::JWs(_), _) => "close (built in)",
+                (_, OverflowPolicy::DropOldest) => "drop oldest",
+                _ => "close",
+            };
+            println!(
+                "| {name} | {policy} | {} | {} | {} | {} MiB | {} MiB | {} MiB |",
+                r.received,
+                r.lagged,
+                r.end,
+                r.before_kib / 1024,
+                r.peak_kib / 1024,
+                r.last_kib / 1024
+            );
+        }
+    });
+    let _ = handle.stop();
+    drop(server_rt);
+}
