@@ -308,10 +308,62 @@ impl Drop for Withdraw<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
     use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
+
+    /// Counts wake-ups.
+    #[derive(Default)]
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl futures::task::ArcWake for Counter {
+        fn wake_by_ref(arc_self: &Arc<Self>) {
+            arc_self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl Counter {
+        fn count(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn woken_receiver_dropped_passes_the_wake_up_on() {
+        use std::task::Context;
+
+        let ch = Rendezvous::default();
+        let (c1, c2) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
+        let (w1, w2) = (
+            futures::task::waker(c1.clone()),
+            futures::task::waker(c2.clone()),
+        );
+        let mut r1 = Box::pin(ch.recv());
+        let mut r2 = Box::pin(ch.recv());
+        assert!(r1.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+        assert!(r2.as_mut().poll(&mut Context::from_waker(&w2)).is_pending());
+        // One message wakes only the oldest receiver.
+        assert_eq!(ch.put(Msg::new(7, vec![])).await, Ok(false));
+        assert_eq!((c1.count(), c2.count()), (1, 0));
+        // It goes away without polling: the wake-up passes to the next one, which gets it.
+        drop(r1);
+        assert_eq!(c2.count(), 1);
+        match r2.as_mut().poll(&mut Context::from_waker(&w2)) {
+            std::task::Poll::Ready(Ok(m)) => assert_eq!(m.code, 7),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Close wakes every parked receiver.
+        let mut r3 = Box::pin(ch.recv());
+        assert!(r3.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+        ch.close();
+        assert_eq!(c1.count(), 2);
+        assert!(matches!(
+            r3.as_mut().poll(&mut Context::from_waker(&w1)),
+            std::task::Poll::Ready(Err(Closed))
+        ));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn cancelled_send_withdraws() {
