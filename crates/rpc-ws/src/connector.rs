@@ -62,7 +62,11 @@ pub struct WsConnectorBuilder {
     pong_timeout: Duration,
     roots: Option<RootCertStore>,
     tls: Option<Arc<ClientConfig>>,
+    auth: Option<Arc<AuthHook>>,
 }
+
+/// A hook that adds headers to every handshake (for example a fresh JWT per dial).
+type AuthHook = dyn Fn(&mut http::HeaderMap) -> Result<(), String> + Send + Sync;
 
 impl fmt::Debug for WsConnectorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,6 +137,17 @@ impl WsConnectorBuilder {
     #[must_use]
     pub fn pong_timeout(mut self, d: Duration) -> Self {
         self.pong_timeout = d;
+        self
+    }
+
+    /// Runs `hook` before every handshake (initial dial and every redial), so it can add
+    /// headers that must be fresh, such as an Engine-API JWT. An error aborts the dial.
+    #[must_use]
+    pub fn auth_hook(
+        mut self,
+        hook: impl Fn(&mut http::HeaderMap) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.auth = Some(Arc::new(hook));
         self
     }
 
@@ -240,6 +255,7 @@ impl WsConnectorBuilder {
                 ws_config,
                 ping_interval: self.ping_interval,
                 pong_timeout: self.pong_timeout,
+                auth: self.auth,
             }),
         })
     }
@@ -269,6 +285,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 struct Prepared {
+    auth: Option<Arc<AuthHook>>,
     url: String,
     addr: String,
     headers: http::HeaderMap,
@@ -306,6 +323,7 @@ impl WsConnector {
             pong_timeout: DEFAULT_PONG_TIMEOUT,
             roots: None,
             tls: None,
+            auth: None,
         }
     }
 
@@ -338,6 +356,9 @@ impl WsConnector {
             .map_err(|e| Error::Ws(Box::new(e)))?;
         for (k, v) in &p.headers {
             request.headers_mut().append(k, v.clone());
+        }
+        if let Some(hook) = &p.auth {
+            hook(request.headers_mut()).map_err(Error::Auth)?;
         }
         let (ws, _response) = client_async_with_config(request, io, Some(p.ws_config))
             .await

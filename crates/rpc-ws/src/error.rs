@@ -31,6 +31,9 @@ pub enum Error {
         /// The response body, if any (lossy UTF-8).
         body: String,
     },
+    /// The handshake auth hook failed.
+    #[error("auth hook failed: {0}")]
+    Auth(String),
     /// A WebSocket protocol error.
     #[error("websocket error")]
     Ws(#[source] Box<tungstenite::Error>),

@@ -12,7 +12,9 @@
 //! - `wss://` uses rustls with the bundled webpki roots by default;
 //!   [`WsConnectorBuilder::root_store`] and [`WsConnectorBuilder::tls_config`] replace them.
 //! - Custom handshake headers; userinfo in the URL becomes `Authorization: Basic …` and is
-//!   removed from the URL; an `Origin` header only when [`WsConnectorBuilder::origin`] is set.
+//!   removed from the URL; an `Origin` header only when [`WsConnectorBuilder::origin`] is set;
+//!   [`WsConnectorBuilder::auth_hook`] runs before every handshake (dial and redial), for
+//!   headers that must be fresh such as an Engine-API JWT.
 //! - Incoming message and frame limits (default 32 MiB, `None` for unlimited) are checked
 //!   before a payload is buffered.
 //! - After an idle interval (default 30 s) a ping is sent; the connection is dropped when no

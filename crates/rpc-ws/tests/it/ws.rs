@@ -57,14 +57,29 @@ async fn handshake_headers_basic_auth_and_origin() {
         assert_eq!(c.url(), format!("ws://{addr}/rpc"));
         let client = ClientBuilder::new().spawn_connect(c).await.unwrap();
         let _: Value = client.request("echo", ()).await.unwrap();
+        let dials = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let d = dials.clone();
         let c = WsConnector::builder(format!("ws://{addr}"))
             .origin("http://example.org")
+            .auth_hook(move |h| {
+                let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                h.insert("x-dial", http::HeaderValue::from(n));
+                Ok(())
+            })
             .build()
             .unwrap();
         let client2 = ClientBuilder::new().spawn_connect(c).await.unwrap();
         let _: Value = client2.request("echo", ()).await.unwrap();
+        let failing = WsConnector::builder(format!("ws://{addr}"))
+            .auth_hook(|_| Err("no token".into()))
+            .build()
+            .unwrap();
+        let err = ClientBuilder::new().connect(failing).await.unwrap_err();
+        assert!(err.to_string().contains("connect"), "{err}");
         let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1]["x-dial"], "0");
+        assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
         // "alice:s:cret" in base64.
         assert_eq!(seen[0]["authorization"], "Basic YWxpY2U6czpjcmV0");
         assert_eq!(seen[0]["x-custom"], "yes");
