@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use crate::{Error, Msg};
 
 /// Reads messages.
@@ -61,7 +63,74 @@ macro_rules! forward {
     )*};
 }
 
-forward!(&T, Arc<T>, Box<T>);
+forward!(&T, &mut T, Arc<T>, Box<T>);
+
+/// The object-safe form of [`MsgReadWriter`] (boxed futures), implemented for every
+/// [`MsgReadWriter`]; wrap one in [`BoxMsgReadWriter`] to use it where a type is needed.
+pub trait DynMsgReadWriter: Send + Sync {
+    /// [`MsgReader::read_msg`], boxed.
+    fn read_msg_boxed(&self) -> BoxFuture<'_, Result<Msg, Error>>;
+    /// [`MsgWriter::write_msg`], boxed.
+    fn write_msg_boxed(&self, msg: Msg) -> BoxFuture<'_, Result<(), Error>>;
+}
+
+impl<T: MsgReadWriter> DynMsgReadWriter for T {
+    fn read_msg_boxed(&self) -> BoxFuture<'_, Result<Msg, Error>> {
+        Box::pin(self.read_msg())
+    }
+
+    fn write_msg_boxed(&self, msg: Msg) -> BoxFuture<'_, Result<(), Error>> {
+        Box::pin(self.write_msg(msg))
+    }
+}
+
+/// A type-erased, cheaply cloneable reader-writer (alloy's `BoxTransport` idea): one allocation
+/// per call.
+#[derive(Clone)]
+pub struct BoxMsgReadWriter(Arc<dyn DynMsgReadWriter>);
+
+impl BoxMsgReadWriter {
+    /// Boxes a reader-writer.
+    pub fn new(rw: impl MsgReadWriter + 'static) -> Self {
+        Self(Arc::new(rw))
+    }
+}
+
+impl std::fmt::Debug for BoxMsgReadWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxMsgReadWriter").finish_non_exhaustive()
+    }
+}
+
+impl MsgReader for BoxMsgReadWriter {
+    /// Reads through the boxed reader.
+    ///
+    /// # Errors
+    ///
+    /// The boxed reader's.
+    ///
+    /// # Cancel safety
+    ///
+    /// As the boxed reader's.
+    fn read_msg(&self) -> impl Future<Output = Result<Msg, Error>> + Send {
+        self.0.read_msg_boxed()
+    }
+}
+
+impl MsgWriter for BoxMsgReadWriter {
+    /// Writes through the boxed writer.
+    ///
+    /// # Errors
+    ///
+    /// The boxed writer's.
+    ///
+    /// # Cancel safety
+    ///
+    /// As the boxed writer's.
+    fn write_msg(&self, msg: Msg) -> impl Future<Output = Result<(), Error>> + Send {
+        self.0.write_msg_boxed(msg)
+    }
+}
 
 /// RLP-encodes `value` and writes it as message `code`.
 ///

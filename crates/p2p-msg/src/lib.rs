@@ -72,7 +72,10 @@ mod pipe;
 
 pub use error::{BoxError, Error};
 pub use events::{EventRw, MsgEvent, MsgEventKind, MsgEvents};
-pub use io::{MsgReadWriter, MsgReader, MsgWriter, expect_msg, expect_msg_code, send, send_items};
+pub use io::{
+    BoxMsgReadWriter, DynMsgReadWriter, MsgReadWriter, MsgReader, MsgWriter, expect_msg,
+    expect_msg_code, send, send_items,
+};
 pub use msg::Msg;
 pub use mux::{
     Cap, DisconnectReason, FrameTransport, Hello, LocalHello, NodeId, Peer, PeerExit, PeerHandle,

@@ -14,7 +14,7 @@ use super::transport::DynFrameWrite;
 use super::{BASE_PROTOCOL_LENGTH, Cap, DisconnectReason, Hello, NodeId};
 use crate::chan::Rendezvous;
 use crate::events::{MsgEventKind, MsgEvents};
-use crate::{Error, Msg, MsgEvent, MsgPipe, MsgReader, MsgWriter};
+use crate::{BoxMsgReadWriter, Error, Msg, MsgEvent, MsgPipe, MsgReader, MsgWriter};
 
 type RunFn = dyn Fn(PeerInfo, ProtoRw) -> BoxFuture<'static, Result<(), Error>> + Send + Sync;
 
@@ -211,11 +211,25 @@ impl PeerHandle {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Disconnector {
     Peer(PeerHandle),
     Pipe(Arc<MsgPipe>),
+    Fn(Arc<DisconnectFn>),
     Noop,
+}
+
+type DisconnectFn = dyn Fn(DisconnectReason) + Send + Sync;
+
+impl fmt::Debug for Disconnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Peer(h) => f.debug_tuple("Peer").field(h).finish(),
+            Self::Pipe(p) => f.debug_tuple("Pipe").field(p).finish(),
+            Self::Fn(_) => f.write_str("Fn"),
+            Self::Noop => f.write_str("Noop"),
+        }
+    }
 }
 
 /// What a running protocol knows of its peer: the remote id, the remote Hello, and a handle to
@@ -231,6 +245,18 @@ impl PeerInfo {
         Self {
             hello,
             disconnector: Disconnector::Peer(handle),
+        }
+    }
+
+    /// A peer for another protocol runner (for example one that carries protocols over routed
+    /// messages): `disconnect` calls `on_disconnect`, which must not block.
+    pub fn new(
+        hello: Hello,
+        on_disconnect: impl Fn(DisconnectReason) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            hello: Arc::new(hello),
+            disconnector: Disconnector::Fn(Arc::new(on_disconnect)),
         }
     }
 
@@ -269,6 +295,7 @@ impl PeerInfo {
         match &self.disconnector {
             Disconnector::Peer(h) => h.disconnect(reason),
             Disconnector::Pipe(p) => p.close(),
+            Disconnector::Fn(f) => f(reason),
             Disconnector::Noop => {}
         }
     }
@@ -421,6 +448,7 @@ pub(crate) struct ProtoShared {
 enum RwInner {
     Peer(Arc<ProtoShared>),
     Pipe(Arc<MsgPipe>),
+    Boxed(BoxMsgReadWriter),
 }
 
 /// A protocol's view of its connection: codes are relative to the protocol's offset.
@@ -439,6 +467,14 @@ impl ProtoRw {
     pub(crate) fn for_peer(shared: ProtoShared) -> Self {
         Self {
             inner: RwInner::Peer(Arc::new(shared)),
+        }
+    }
+
+    /// A reader-writer over any [`MsgReadWriter`](crate::MsgReadWriter), without offsets or
+    /// checks, for runners other than [`Peer`](super::Peer) (codes pass through unchanged).
+    pub fn new(rw: impl crate::MsgReadWriter + 'static) -> Self {
+        Self {
+            inner: RwInner::Boxed(BoxMsgReadWriter::new(rw)),
         }
     }
 
@@ -475,6 +511,7 @@ impl MsgReader for ProtoRw {
     async fn read_msg(&self) -> Result<Msg, Error> {
         match &self.inner {
             RwInner::Pipe(p) => p.read_msg().await,
+            RwInner::Boxed(rw) => rw.read_msg().await,
             RwInner::Peer(p) => {
                 let msg = p.inbound.recv().await.map_err(|_| Error::ShuttingDown)?;
                 Self::emit(p, MsgEventKind::Recv, msg.code, msg.size);
@@ -501,6 +538,7 @@ impl MsgWriter for ProtoRw {
     async fn write_msg(&self, msg: Msg) -> Result<(), Error> {
         match &self.inner {
             RwInner::Pipe(p) => p.write_msg(msg).await,
+            RwInner::Boxed(rw) => rw.write_msg(msg).await,
             RwInner::Peer(p) => {
                 if msg.code >= p.length {
                     return Err(Error::InvalidMessageCode {

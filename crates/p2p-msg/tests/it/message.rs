@@ -149,3 +149,51 @@ async fn forwarding_impls() {
     bounded(round_trip(a.clone(), &b)).await;
     bounded(round_trip(b, a)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn mut_ref_and_boxed_adapter() {
+    let (mut a, b) = MsgPipe::pair();
+    bounded(round_trip(&mut a, &b)).await;
+    let boxed = p2p_msg::BoxMsgReadWriter::new(a);
+    bounded(round_trip(boxed.clone(), &b)).await;
+    bounded(round_trip(&b, boxed)).await;
+}
+
+/// A protocol run by another runner: `ProtoRw::new` over any reader-writer and `PeerInfo::new`
+/// with a disconnect callback.
+#[tokio::test(start_paused = true)]
+async fn protocol_over_a_custom_runner() {
+    use std::sync::Mutex;
+
+    use p2p_msg::{DisconnectReason, PeerInfo, ProtoRw, Protocol};
+
+    let (a, b) = MsgPipe::pair();
+    let seen: Arc<Mutex<Vec<DisconnectReason>>> = Arc::default();
+    let info = PeerInfo::new(
+        Hello {
+            version: 5,
+            client_id: "custom".into(),
+            caps: vec![],
+            listen_port: 0,
+            id: crate::node(5),
+        },
+        {
+            let seen = seen.clone();
+            move |r| seen.lock().unwrap().push(r)
+        },
+    );
+    let p = Protocol::new("x", 1, 3, |peer, rw| async move {
+        let m = rw.read_msg().await?;
+        send(&rw, m.code, &L(&[u64::from(peer.id().0[0])])).await?;
+        peer.disconnect(DisconnectReason::UselessPeer);
+        Ok(())
+    });
+    let run = p.run(info, ProtoRw::new(a));
+    let remote = async {
+        send(&b, 2, &L(&[])).await.unwrap();
+        expect_msg(&b, 2, &L(&[5])).await.unwrap();
+    };
+    let (r, ()) = bounded(async { tokio::join!(run, remote) }).await;
+    r.unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![DisconnectReason::UselessPeer]);
+}
