@@ -13,6 +13,7 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::value::RawValue;
 use tokio::{
@@ -276,6 +277,14 @@ fn decode<R: DeserializeOwned>(raw: &RawValue) -> Result<R, Error> {
     serde_json::from_str(raw.get()).map_err(Error::Decode)
 }
 
+fn decode_bytes<R: DeserializeOwned>(raw: &[u8]) -> Result<R, Error> {
+    serde_json::from_slice(raw).map_err(Error::Decode)
+}
+
+fn to_raw(bytes: &[u8]) -> Result<Box<RawValue>, Error> {
+    serde_json::from_slice(bytes).map_err(Error::Decode)
+}
+
 impl Client {
     /// Calls `method` with `params` (a tuple, array, struct, map, or `()` for none) and decodes
     /// the result as `R`.
@@ -297,7 +306,7 @@ impl Client {
         let raw = self
             .call_raw(method, &params, &CallOptions::default())
             .await?;
-        decode(&raw)
+        decode_bytes(&raw)
     }
 
     /// Like [`request`](Self::request) with per-call options.
@@ -316,7 +325,7 @@ impl Client {
         options: &CallOptions,
     ) -> Result<R, Error> {
         let raw = self.call_raw(method, &params, options).await?;
-        decode(&raw)
+        decode_bytes(&raw)
     }
 
     /// Calls `method` and returns the result undecoded.
@@ -333,8 +342,10 @@ impl Client {
         method: &str,
         params: P,
     ) -> Result<Box<RawValue>, Error> {
-        self.call_raw(method, &params, &CallOptions::default())
-            .await
+        let raw = self
+            .call_raw(method, &params, &CallOptions::default())
+            .await?;
+        to_raw(&raw)
     }
 
     /// Like [`request_raw`](Self::request_raw) with per-call options.
@@ -352,7 +363,8 @@ impl Client {
         params: P,
         options: &CallOptions,
     ) -> Result<Box<RawValue>, Error> {
-        self.call_raw(method, &params, options).await
+        let raw = self.call_raw(method, &params, options).await?;
+        to_raw(&raw)
     }
 
     async fn call_raw<P: Serialize + ?Sized>(
@@ -360,7 +372,7 @@ impl Client {
         method: &str,
         params: &P,
         options: &CallOptions,
-    ) -> Result<Box<RawValue>, Error> {
+    ) -> Result<Bytes, Error> {
         let limit = options.timeout.unwrap_or(self.inner.config.request_timeout);
         match &self.inner.backend {
             Backend::Duplex { shared, tx } => {
@@ -743,11 +755,13 @@ impl Client {
 }
 
 /// Matches a request/response answer to a single call.
-fn single_response(bytes: &[u8], id: u64) -> Result<Box<RawValue>, Error> {
+fn single_response(bytes: &Bytes, id: u64) -> Result<Bytes, Error> {
     match wire::parse_frame(bytes)? {
         Parsed::One(m) => match m.id {
-            Id::Num(n) if n == id && m.method.is_none() => m.outcome(),
-            Id::Null | Id::Missing if m.error.is_some() && m.method.is_none() => m.outcome(),
+            Id::Num(n) if n == id && m.method.is_none() => m.outcome_in(bytes),
+            Id::Null | Id::Missing if m.error.is_some() && m.method.is_none() => {
+                m.outcome_in(bytes)
+            }
             _ if m.method.is_some() => Err(Error::InvalidResponse(
                 "got a notification instead of a response".into(),
             )),
@@ -985,39 +999,40 @@ mod tests {
     #[test]
     fn single_response_matching() {
         assert_eq!(
-            single_response(br#"{"jsonrpc":"2.0","id":4,"result":"0x1"}"#, 4)
-                .unwrap()
-                .get(),
-            r#""0x1""#
+            single_response(
+                &Bytes::from_static(br#"{"jsonrpc":"2.0","id":4,"result":"0x1"}"#),
+                4
+            )
+            .unwrap(),
+            &br#""0x1""#[..]
         );
         assert!(matches!(
-            single_response(br#"{"id":5,"result":1}"#, 4),
+            single_response(&Bytes::from_static(br#"{"id":5,"result":1}"#), 4),
             Err(Error::InvalidResponse(_))
         ));
         assert!(matches!(
-            single_response(br#"{"id":"4","result":1}"#, 4),
+            single_response(&Bytes::from_static(br#"{"id":"4","result":1}"#), 4),
             Err(Error::InvalidResponse(_))
         ));
         assert!(matches!(
-            single_response(br#"{"id":null,"error":{"code":-32700,"message":"parse"}}"#, 4),
+            single_response(&Bytes::from_static(br#"{"id":null,"error":{"code":-32700,"message":"parse"}}"#), 4),
             Err(Error::Rpc(e)) if e.code == -32700
         ));
         assert!(matches!(
-            single_response(br#"{}"#, 4),
+            single_response(&Bytes::from_static(br#"{}"#), 4),
             Err(Error::InvalidResponse(_))
         ));
         assert!(matches!(
-            single_response(br#"{"id":4}"#, 4),
+            single_response(&Bytes::from_static(br#"{"id":4}"#), 4),
             Err(Error::NoResult)
         ));
         assert!(matches!(
-            single_response(
-                br#"{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0x1","result":1}}"#,
+            single_response(&Bytes::from_static(br#"{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0x1","result":1}}"#),
                 4
             ),
             Err(Error::InvalidResponse(_))
         ));
-        assert!(single_response(b"null", 4).is_err());
+        assert!(single_response(&Bytes::from_static(b"null"), 4).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
 use serde_json::value::RawValue;
 use tokio::{
     sync::{Notify, mpsc, oneshot, watch},
@@ -68,7 +69,7 @@ pub(crate) struct Outgoing {
 }
 
 /// The reply channel of a single call.
-pub(crate) type CallTx = oneshot::Sender<Result<Box<RawValue>, Error>>;
+pub(crate) type CallTx = oneshot::Sender<Result<Bytes, Error>>;
 /// The reply channel of a batch.
 pub(crate) type BatchTx = oneshot::Sender<Vec<Result<Box<RawValue>, Error>>>;
 
@@ -182,7 +183,7 @@ impl Shared {
     }
 
     /// Parses one incoming frame and routes every message in it.
-    pub(crate) fn handle_frame(&self, frame: &[u8]) {
+    pub(crate) fn handle_frame(&self, frame: &Bytes) {
         let parsed = match wire::parse_frame(frame) {
             Ok(p) => p,
             Err(e) => {
@@ -195,10 +196,10 @@ impl Shared {
             let mut st = self.lock();
             let before = st.unsub_queue.len();
             match parsed {
-                Parsed::One(m) => st.handle_message(self, m, &mut touched),
+                Parsed::One(m) => st.handle_message(self, frame, m, &mut touched),
                 Parsed::Many(v) => {
                     for m in v.into_iter().flatten() {
-                        st.handle_message(self, m, &mut touched);
+                        st.handle_message(self, frame, m, &mut touched);
                     }
                 }
             }
@@ -321,9 +322,15 @@ impl State {
         frames
     }
 
-    fn handle_message(&mut self, shared: &Shared, m: Incoming<'_>, touched: &mut Vec<u64>) {
+    fn handle_message(
+        &mut self,
+        shared: &Shared,
+        frame: &Bytes,
+        m: Incoming<'_>,
+        touched: &mut Vec<u64>,
+    ) {
         match (m.id, m.method.is_some()) {
-            (Id::Num(id), false) => self.handle_response(shared, id, &m, touched),
+            (Id::Num(id), false) => self.handle_response(shared, frame, id, &m, touched),
             (Id::Missing | Id::Null, true) => self.handle_notification(shared, &m),
             (Id::Null, false) if m.error.is_some() => {
                 tracing::warn!(error = %m.outcome().err().map(|e| e.to_string()).unwrap_or_default(),
@@ -339,13 +346,14 @@ impl State {
     fn handle_response(
         &mut self,
         shared: &Shared,
+        frame: &Bytes,
         id: u64,
         m: &Incoming<'_>,
         touched: &mut Vec<u64>,
     ) {
         match self.pending.remove(&id) {
             Some(Pending::Call { tx, .. }) => {
-                let _ = tx.send(m.outcome());
+                let _ = tx.send(m.outcome_in(frame));
             }
             Some(Pending::BatchItem { batch, index }) => {
                 if let Some(b) = self.batches.get_mut(&batch) {

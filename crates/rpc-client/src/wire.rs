@@ -7,6 +7,7 @@
 
 use std::{borrow::Cow, fmt, io::Write as _};
 
+use bytes::Bytes;
 use serde::{
     Deserialize, Deserializer, Serialize,
     de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor},
@@ -104,6 +105,36 @@ impl Incoming<'_> {
         }
         match self.result {
             Some(r) => Ok(r.to_owned()),
+            None => Err(Error::NoResult),
+        }
+    }
+}
+
+/// The bytes of `raw` as a zero-copy slice of `frame` (which `raw` was parsed from); a copy if
+/// `raw` does not lie inside `frame`.
+pub(crate) fn slice_of(frame: &Bytes, raw: &RawValue) -> Bytes {
+    let text = raw.get().as_bytes();
+    let start = (text.as_ptr() as usize).checked_sub(frame.as_ptr() as usize);
+    match start {
+        Some(start)
+            if start
+                .checked_add(text.len())
+                .is_some_and(|end| end <= frame.len()) =>
+        {
+            frame.slice(start..start + text.len())
+        }
+        _ => Bytes::copy_from_slice(text),
+    }
+}
+
+impl Incoming<'_> {
+    /// Like [`outcome`](Self::outcome), with the result as a zero-copy slice of `frame`.
+    pub(crate) fn outcome_in(&self, frame: &Bytes) -> Result<Bytes, Error> {
+        if let Some(err) = self.error {
+            return Err(decode_error_object(err));
+        }
+        match self.result {
+            Some(r) => Ok(slice_of(frame, r)),
             None => Err(Error::NoResult),
         }
     }
@@ -454,6 +485,25 @@ mod tests {
             parse_sub_id(&RawValue::from_string("12".into()).unwrap()).unwrap(),
             "\u{0}12"
         );
+    }
+
+    #[test]
+    fn results_are_sliced_without_copying() {
+        let frame = Bytes::from_static(br#"{"id":1,"result":{"big":"xyz"}}"#);
+        let Parsed::One(m) = parse_frame(&frame).unwrap() else {
+            panic!("not one")
+        };
+        let out = m.outcome_in(&frame).unwrap();
+        assert_eq!(&out[..], br#"{"big":"xyz"}"#);
+        assert!(frame.as_ptr_range().contains(&out.as_ptr()));
+        // A value parsed from elsewhere is copied.
+        let other = RawValue::from_string("[1]".into()).unwrap();
+        assert_eq!(&slice_of(&frame, &other)[..], b"[1]");
+        let Parsed::One(m) = parse_frame(br#"{"id":1,"error":{"code":5,"message":"m"}}"#).unwrap()
+        else {
+            panic!("not one")
+        };
+        assert!(matches!(m.outcome_in(&frame), Err(Error::Rpc(e)) if e.code == 5));
     }
 
     #[test]
