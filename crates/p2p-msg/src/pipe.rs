@@ -46,6 +46,10 @@ impl Shared {
 /// A message already returned by a read stays the reader's (closing does not reach into payloads,
 /// whatever the Go documentation claims).
 ///
+/// # Drop behavior
+///
+/// Dropping an end closes the pipe, exactly like [`close`](Self::close).
+///
 /// # Cancel safety
 ///
 /// A dropped read loses nothing; a dropped write withdraws its message if it was not taken yet.

@@ -184,7 +184,7 @@ impl<T: FrameTransport> Peer<T> {
             Ok(h) => h,
             Err(e) => return fail_handshake(&*transport, e, None).await,
         };
-        debug!(remote = %remote.id, client = %remote.client_id, version = remote.version, "hello exchanged");
+        debug!(peer = %remote.id, client = %remote.client_id, version = remote.version, "hello exchanged");
 
         // 2. Capability matching.
         let shared = match_protocols(&protocols, &remote.caps);
@@ -279,7 +279,7 @@ impl<T: FrameTransport> Peer<T> {
             remote_requested: false,
             error: None,
         });
-        debug!(remote = %remote.id, %reason, remote_requested, error = ?error, "peer ended");
+        debug!(peer = %remote.id, %reason, remote_requested, error = ?error, "peer ended");
         let disconnect_sent = finish(&*transport, Some(&conn), reason).await;
         PeerExit {
             reason,
