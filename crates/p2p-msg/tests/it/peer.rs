@@ -766,3 +766,38 @@ async fn remote_disconnect_empty_payload() {
         assert!(exit.remote_requested);
     }
 }
+
+/// A protocol that does not read for a minute holds up the read side (back-pressure), but the
+/// time spent waiting for it does not count against the 30 s read deadline.
+#[tokio::test(start_paused = true)]
+async fn slow_protocol_is_back_pressure_not_a_timeout() {
+    let p = proto("a", 1, 1, |_, rw| async move {
+        sleep(Duration::from_secs(60)).await;
+        expect_msg(&rw, 0, &L(&[1])).await?;
+        expect_msg(&rw, 0, &L(&[2])).await?;
+        expect_msg(&rw, 0, &L(&[3])).await?;
+        Ok(())
+    });
+    let s = spawn_peer(vec![p]);
+    bounded(handshake(&s.remote, &remote_hello(&[("a", 1)]))).await;
+    let reader = tokio::spawn({
+        let remote = s.remote.clone();
+        async move { drain(&remote).await }
+    });
+    let t0 = Instant::now();
+    bounded(async {
+        send(&*s.remote, 16, &L(&[1])).await.unwrap();
+        send(&*s.remote, 16, &L(&[2])).await.unwrap();
+        // 70 s after the last frame, but only 10 s after the read side could read again.
+        sleep(Duration::from_secs(70)).await;
+        send(&*s.remote, 16, &L(&[3])).await.unwrap();
+    })
+    .await;
+    let exit = bounded(s.exit).await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::from_secs(70));
+    assert_eq!(exit.reason, DisconnectReason::Quitting, "{:?}", exit.error);
+    let got = bounded(reader).await.unwrap();
+    let codes: Vec<u64> = got.iter().map(|m| m.code).collect();
+    // Pings at 15, 30, 45 and 60 s, then the Disconnect.
+    assert_eq!(codes, [2, 2, 2, 2, 1]);
+}
