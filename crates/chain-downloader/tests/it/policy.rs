@@ -79,3 +79,14 @@ async fn synchronise_applies_the_policy() {
     t.sync("honest", SyncMode::Light).await.unwrap();
     assert_eq!(t.dropped().len(), 1);
 }
+
+/// The sync future is `Send`, so callers can spawn it on a multi-threaded runtime.
+#[test]
+fn synchronise_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let chain = Chain::new(2, 1);
+    let t = Tester::new(&chain, test_config());
+    let fut =
+        t.d.synchronise("x", H256::zero(), U256::zero(), SyncMode::Full);
+    assert_send(&fut);
+}
