@@ -502,7 +502,9 @@ async fn frame_known_answer_matches_the_reference_implementation() {
     let Some(node_bin) = peer_env("PEERWIRE_NODE") else {
         return;
     };
-    let script = std::path::Path::new(&dir).join("devp2p").join("frame-kat.mjs");
+    let script = std::path::Path::new(&dir)
+        .join("devp2p")
+        .join("frame-kat.mjs");
     let output = within(
         Duration::from_secs(30),
         tokio::process::Command::new(node_bin)
