@@ -58,4 +58,7 @@ pub use receipt::{Log, Receipt, ReceiptStatus};
 pub use source::{
     BlockHashOrNumber, BoxFuture, ChainSource, DynChainSource, HeadersRequest, PeerId,
 };
-pub use store::{BlockEntry, ChainStore, DEFAULT_CACHE_BYTES, MemoryStore, RedbStore};
+pub use store::{
+    BlockEntry, ChainStore, DEFAULT_CACHE_BYTES, INDEX_FLUSH_HEADERS, MemoryStore, RedbStore,
+    SEGMENT_HEADERS,
+};

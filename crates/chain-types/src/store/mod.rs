@@ -13,7 +13,7 @@ mod redb_store;
 use primitive_types::{H256, U256};
 
 pub use memory::MemoryStore;
-pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
+pub use redb_store::{DEFAULT_CACHE_BYTES, INDEX_FLUSH_HEADERS, RedbStore, SEGMENT_HEADERS};
 
 use crate::{Body, Error, HeadersRequest, Receipt, SealedHeader, source::BlockHashOrNumber};
 

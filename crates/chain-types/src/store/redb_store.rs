@@ -1,57 +1,175 @@
 //! [`RedbStore`]: a [`ChainStore`] in a redb file.
 //!
-//! Layout: table `headers` maps a block number to `hash (32 bytes) || total difficulty (32 bytes, big-endian) ||
-//! rlp(header)`, so reading a header needs no hashing; table `numbers` maps a hash to its number; tables `bodies`
-//! and `receipts` map a hash to the RLP of the body and of the receipt list. Every batch and every rewind is one
-//! write transaction, so after a crash the file holds the chain as of the last committed batch: a consistent,
-//! linked prefix.
+//! Layout. Table `headers` holds the canonical chain in *segments*: the key is the number of a segment's first
+//! block, the value the concatenated records of up to [`SEGMENT_HEADERS`] consecutive blocks, each record being
+//! `length (u32, little-endian) || hash (32 bytes) || total difficulty (32 bytes, big-endian) || rlp(header)`.
+//! Writing one value per segment instead of one per header makes ingest several times faster, and keeping the hash
+//! means reading a header never hashes. Tables `bodies` and `receipts` map a block number to the RLP of the body and
+//! of the receipt list, so they too are appended in key order.
+//!
+//! The hash index. Table `numbers` maps a hash to its number for blocks below a persisted mark (`meta.indexed`);
+//! the hashes of the blocks above it live in memory and are flushed into the table, sorted, once
+//! [`INDEX_FLUSH_HEADERS`] have accumulated, in the same transaction as a batch. Random hash keys inserted batch by
+//! batch would make the copy-on-write B-tree rewrite most of its index leaves on every commit; flushing in large
+//! sorted runs keeps ingest fast as the chain grows. Opening a store rebuilds the in-memory part from the headers
+//! above the mark (fewer than [`INDEX_FLUSH_HEADERS`] plus one batch).
+//!
+//! Crash safety. Every batch and every rewind is one redb write transaction, so after a crash (or a kill) the file
+//! holds the chain as of the last durable commit: a consistent, linked prefix without gaps. By default every batch
+//! is durable (on disk when [`ChainStore::insert_batch`] returns, which costs one `fsync` per batch);
+//! [`RedbStore::set_durable_every`] makes only every so many headers durable, so a crash may lose the latest
+//! batches but still leaves a consistent prefix.
 
-use std::path::Path;
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{
+        RwLock, RwLockReadGuard, RwLockWriteGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use primitive_types::{H256, U256};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{BlockEntry, ChainStore, check_and_total};
-use crate::{Body, Error, Header, Receipt, SealedHeader};
+use crate::{
+    Body, Error, Header, HeadersRequest, Receipt, SealedHeader, source::BlockHashOrNumber,
+};
 
 const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers");
 const NUMBERS: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("numbers");
-const BODIES: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("bodies");
-const RECEIPTS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("receipts");
+const BODIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("bodies");
+const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+/// `META` key: blocks `0..indexed` are in `NUMBERS`.
+const INDEXED: &str = "indexed";
 
-/// Bytes of a `headers` value before the header's RLP.
-const PREFIX: usize = 64;
+/// Hashes kept in memory before they are flushed into the persistent hash index.
+pub const INDEX_FLUSH_HEADERS: usize = 131_072;
+
+/// Most headers in one segment of the `headers` table.
+pub const SEGMENT_HEADERS: usize = 512;
 
 /// Default page cache of the database in bytes.
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes of a record before the header's RLP (after the length).
+const RECORD_PREFIX: usize = 64;
 
 /// Converts any redb error.
 fn st<T, E: Into<redb::Error>>(r: Result<T, E>) -> Result<T, Error> {
     r.map_err(|e| Error::storage(e.into()))
 }
 
+/// Appends one record to a segment buffer.
+fn push_record(buf: &mut Vec<u8>, header: &SealedHeader, td: U256) {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    buf.extend_from_slice(header.hash().as_bytes());
+    buf.extend_from_slice(&td.to_big_endian());
+    let mut s = rlp::RlpStream::new_with_buffer(bytes::BytesMut::new());
+    s.append(header.header());
+    buf.extend_from_slice(&s.out());
+    let len = u32::try_from(buf.len() - at - 4).unwrap_or(u32::MAX);
+    buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Iterates over the records of a segment value (each without its length).
+fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
+    let mut rest = value;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let parsed = rest
+            .split_first_chunk::<4>()
+            .and_then(|(len, tail)| tail.split_at_checked(u32::from_le_bytes(*len) as usize))
+            .filter(|(rec, _)| rec.len() >= RECORD_PREFIX);
+        match parsed {
+            Some((rec, tail)) => {
+                rest = tail;
+                Some(Ok(rec))
+            }
+            None => {
+                rest = &[];
+                Some(Err(Error::Corrupt("malformed header segment")))
+            }
+        }
+    })
+}
+
+/// The hash of a record.
+fn record_hash(rec: &[u8]) -> H256 {
+    H256::from_slice(&rec[..32])
+}
+
+/// Decodes a record.
+fn decode_record(rec: &[u8]) -> Result<(SealedHeader, U256), Error> {
+    let (prefix, rlp) = rec.split_at(RECORD_PREFIX);
+    let header = Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable header"))?;
+    let td = U256::from_big_endian(&prefix[32..64]);
+    Ok((SealedHeader::new_unchecked(header, record_hash(prefix)), td))
+}
+
+/// The `index`-th record of a segment value.
+fn nth_record(value: &[u8], index: u64) -> Result<Option<&[u8]>, Error> {
+    let index = usize::try_from(index).unwrap_or(usize::MAX);
+    records(value).nth(index).transpose()
+}
+
+/// The last record of a segment value.
+fn last_record(value: &[u8]) -> Result<Option<&[u8]>, Error> {
+    let mut last = None;
+    for rec in records(value) {
+        last = Some(rec?);
+    }
+    Ok(last)
+}
+
+/// The hash index of the blocks not yet in the `numbers` table.
+#[derive(Debug, Default)]
+struct Tail {
+    /// Flush threshold (see [`INDEX_FLUSH_HEADERS`]).
+    flush_at: usize,
+    /// Blocks `0..indexed` are in the `numbers` table.
+    indexed: u64,
+    /// Hash to number for the blocks from `indexed` on.
+    numbers: HashMap<H256, u64>,
+}
+
 /// A [`ChainStore`] in a redb database file.
 pub struct RedbStore {
     db: Database,
+    /// Make a commit durable once this many headers were committed since the last durable one (0: every commit).
+    durable_every: AtomicU64,
+    /// Headers committed since the last durable commit.
+    since_durable: AtomicU64,
+    tail: RwLock<Tail>,
 }
 
 impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbStore").finish_non_exhaustive()
+        f.debug_struct("RedbStore")
+            .field("durable_every", &self.durable_every.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
-/// Splits a `headers` value.
-fn decode_value(value: &[u8]) -> Result<(SealedHeader, U256), Error> {
-    let (prefix, rlp) = value
-        .split_at_checked(PREFIX)
-        .ok_or(Error::Corrupt("short header record"))?;
-    let (hash, td) = prefix.split_at(32);
-    let header = Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable header"))?;
-    Ok((
-        SealedHeader::new_unchecked(header, H256::from_slice(hash)),
-        U256::from_big_endian(td),
-    ))
+/// Looks up the record of block `number` in the `headers` table.
+fn find<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    number: u64,
+) -> Result<Option<(SealedHeader, U256)>, Error> {
+    let mut range = st(table.range::<u64>(..=number))?;
+    let Some(item) = range.next_back() else {
+        return Ok(None);
+    };
+    let (start, value) = st(item)?;
+    match nth_record(value.value(), number - start.value())? {
+        Some(rec) => decode_record(rec).map(Some),
+        None => Ok(None),
+    }
 }
 
 impl RedbStore {
@@ -93,8 +211,83 @@ impl RedbStore {
         st(tx.open_table(NUMBERS))?;
         st(tx.open_table(BODIES))?;
         st(tx.open_table(RECEIPTS))?;
+        st(tx.open_table(META))?;
         st(tx.commit())?;
-        Ok(Self { db })
+        let mut tail = Tail {
+            flush_at: INDEX_FLUSH_HEADERS,
+            ..Tail::default()
+        };
+        {
+            let tx = st(db.begin_read())?;
+            tail.indexed = st(st(tx.open_table(META))?.get(INDEXED))?.map_or(0, |v| v.value());
+            let headers = st(tx.open_table(HEADERS))?;
+            let first = st(st(headers.range::<u64>(..=tail.indexed))?
+                .next_back()
+                .transpose())?
+            .map_or(tail.indexed, |(k, _)| k.value());
+            for item in st(headers.range::<u64>(first..))? {
+                let (start, value) = st(item)?;
+                for (i, rec) in records(value.value()).enumerate() {
+                    let number = start.value() + i as u64;
+                    if number >= tail.indexed {
+                        tail.numbers.insert(record_hash(rec?), number);
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            db,
+            durable_every: AtomicU64::new(0),
+            since_durable: AtomicU64::new(0),
+            tail: RwLock::new(tail),
+        })
+    }
+
+    fn tail_read(&self) -> RwLockReadGuard<'_, Tail> {
+        self.tail
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn tail_write(&self) -> RwLockWriteGuard<'_, Tail> {
+        self.tail
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes a batch durable only once `headers` headers were committed since the last durable one (0, the
+    /// default: every batch). Other batches are committed without waiting for the disk (redb's
+    /// `Durability::None`): ingest is faster, and a crash loses the batches since the last durable one but still
+    /// leaves a consistent, linked prefix. Rewinds are always durable.
+    pub fn set_durable_every(&self, headers: u64) {
+        self.durable_every.store(headers, Ordering::Relaxed);
+    }
+
+    /// Sets how many hashes are kept in memory before they are flushed into the persistent hash index (default
+    /// [`INDEX_FLUSH_HEADERS`]; at least 1). Lower values use less memory and make ingest slower.
+    pub fn set_index_flush_threshold(&self, headers: usize) {
+        self.tail_write().flush_at = headers.max(1);
+    }
+
+    /// Begins a write transaction for `headers` new headers; returns whether it will be durable.
+    fn begin_write(&self, headers: u64) -> Result<(redb::WriteTransaction, bool), Error> {
+        let mut tx = st(self.db.begin_write())?;
+        let every = self.durable_every.load(Ordering::Relaxed);
+        let since = self.since_durable.load(Ordering::Relaxed);
+        let durable = every == 0 || since.saturating_add(headers) >= every;
+        if !durable {
+            tx.set_durability(redb::Durability::None);
+        }
+        Ok((tx, durable))
+    }
+
+    /// Records a successful commit of `headers` headers.
+    fn committed(&self, headers: u64, durable: bool) {
+        if durable {
+            self.since_durable.store(0, Ordering::Relaxed);
+        } else {
+            self.since_durable.fetch_add(headers, Ordering::Relaxed);
+        }
     }
 
     /// The number of stored headers.
@@ -103,8 +296,7 @@ impl RedbStore {
     ///
     /// [`Error::Storage`] if the backend fails.
     pub fn len(&self) -> Result<u64, Error> {
-        let tx = st(self.db.begin_read())?;
-        st(st(tx.open_table(HEADERS))?.len())
+        Ok(self.head_number()?.map_or(0, |n| n + 1))
     }
 
     /// Whether nothing is stored.
@@ -120,30 +312,94 @@ impl RedbStore {
     fn record(&self, number: u64) -> Result<Option<(SealedHeader, U256)>, Error> {
         let tx = st(self.db.begin_read())?;
         let table = st(tx.open_table(HEADERS))?;
-        let value = st(table.get(number))?;
-        value.map(|v| decode_value(v.value())).transpose()
+        find(&table, number)
     }
 
     /// Reads the number of block `hash`.
     fn number_of(&self, hash: &H256) -> Result<Option<u64>, Error> {
+        if let Some(n) = self.tail_read().numbers.get(hash) {
+            return Ok(Some(*n));
+        }
         let tx = st(self.db.begin_read())?;
         let table = st(tx.open_table(NUMBERS))?;
         Ok(st(table.get(hash.as_fixed_bytes()))?.map(|v| v.value()))
     }
 
-    /// Reads a blob keyed by hash.
+    /// Reads the blob of block `hash` from a table keyed by number.
     fn blob<T>(
         &self,
-        table: TableDefinition<'_, &[u8; 32], &[u8]>,
+        table: TableDefinition<'_, u64, &[u8]>,
         hash: &H256,
         decode: impl FnOnce(&[u8]) -> Result<T, rlp::DecoderError>,
     ) -> Result<Option<T>, Error> {
+        let Some(number) = self.number_of(hash)? else {
+            return Ok(None);
+        };
         let tx = st(self.db.begin_read())?;
         let table = st(tx.open_table(table))?;
-        let value = st(table.get(hash.as_fixed_bytes()))?;
+        let value = st(table.get(number))?;
         value
             .map(|v| decode(v.value()).map_err(|_| Error::Corrupt("undecodable content")))
             .transpose()
+    }
+
+    /// Checks the whole file: segments are contiguous from genesis, every header links to its parent, total
+    /// difficulties add up, and the hash index holds exactly the stored headers. Returns the number of headers.
+    /// Meant for tests and for `verify` commands; it reads everything.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] describing the first inconsistency, [`Error::Storage`] if the backend fails.
+    pub fn verify(&self) -> Result<u64, Error> {
+        let tail = self.tail_read();
+        let tx = st(self.db.begin_read())?;
+        let headers = st(tx.open_table(HEADERS))?;
+        let numbers = st(tx.open_table(NUMBERS))?;
+        let mut prev: Option<(SealedHeader, U256)> = None;
+        let mut count = 0u64;
+        for item in st(headers.iter())? {
+            let (start, value) = st(item)?;
+            if start.value() != count {
+                return Err(Error::Corrupt("segments are not contiguous"));
+            }
+            for rec in records(value.value()) {
+                let (header, td) = decode_record(rec?)?;
+                if header.header().hash() != header.hash() {
+                    return Err(Error::Corrupt("stored hash does not match the header"));
+                }
+                if header.number != count {
+                    return Err(Error::Corrupt("header number does not match its position"));
+                }
+                let expected_td = match &prev {
+                    None => header.difficulty,
+                    Some((p, ptd)) => {
+                        if header.parent_hash != p.hash() {
+                            return Err(Error::Corrupt("header does not link to its parent"));
+                        }
+                        ptd.saturating_add(header.difficulty)
+                    }
+                };
+                if td != expected_td {
+                    return Err(Error::Corrupt("total difficulty does not add up"));
+                }
+                let indexed = if count < tail.indexed {
+                    st(numbers.get(header.hash().as_fixed_bytes()))?.map(|v| v.value())
+                } else {
+                    tail.numbers.get(&header.hash()).copied()
+                };
+                if indexed != Some(count) {
+                    return Err(Error::Corrupt("hash index misses a header"));
+                }
+                prev = Some((header, td));
+                count += 1;
+            }
+        }
+        if st(numbers.len())? != count.min(tail.indexed)
+            || tail.numbers.len() as u64 != count.saturating_sub(tail.indexed)
+        {
+            return Err(Error::Corrupt("hash index has entries without headers"));
+        }
+        Ok(count)
     }
 }
 
@@ -152,12 +408,14 @@ impl ChainStore for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let tx = st(self.db.begin_write())?;
+        let (tx, durable) = self.begin_write(batch.len() as u64)?;
         {
             let mut headers = st(tx.open_table(HEADERS))?;
             let head = match st(headers.last())? {
                 Some((_, v)) => {
-                    let (h, td) = decode_value(v.value())?;
+                    let rec =
+                        last_record(v.value())?.ok_or(Error::Corrupt("empty header segment"))?;
+                    let (h, td) = decode_record(rec)?;
                     Some((h.number, h.hash(), td))
                 }
                 None => None,
@@ -165,28 +423,55 @@ impl ChainStore for RedbStore {
             // On error the transaction is dropped uncommitted: nothing is stored.
             let tds = check_and_total(head, &batch)?;
             tracing::trace!(len = batch.len(), "inserting batch into redb store");
-            let mut numbers = st(tx.open_table(NUMBERS))?;
+            let mut buf = Vec::with_capacity(SEGMENT_HEADERS * 600);
+            for (chunk, tds) in batch
+                .chunks(SEGMENT_HEADERS)
+                .zip(tds.chunks(SEGMENT_HEADERS))
+            {
+                buf.clear();
+                for (entry, td) in chunk.iter().zip(tds) {
+                    push_record(&mut buf, &entry.header, *td);
+                }
+                let start = chunk.first().map_or(0, |e| e.header.number);
+                st(headers.insert(start, buf.as_slice()))?;
+            }
             let mut bodies = st(tx.open_table(BODIES))?;
             let mut receipts = st(tx.open_table(RECEIPTS))?;
-            for (entry, td) in batch.iter().zip(tds) {
-                let hash = entry.header.hash();
-                let mut buf = bytes::BytesMut::with_capacity(PREFIX + 640);
-                buf.extend_from_slice(hash.as_bytes());
-                buf.extend_from_slice(&td.to_big_endian());
-                let mut s = rlp::RlpStream::new_with_buffer(buf);
-                s.append(entry.header.header());
-                let record = s.out();
-                st(headers.insert(entry.header.number, record.as_ref()))?;
-                st(numbers.insert(hash.as_fixed_bytes(), entry.header.number))?;
+            for entry in &batch {
+                let number = entry.header.number;
                 if let Some(body) = &entry.body {
-                    st(bodies.insert(hash.as_fixed_bytes(), rlp::encode(body).as_ref()))?;
+                    st(bodies.insert(number, rlp::encode(body).as_ref()))?;
                 }
                 if let Some(r) = &entry.receipts {
-                    st(receipts.insert(hash.as_fixed_bytes(), rlp::encode_list(r).as_ref()))?;
+                    st(receipts.insert(number, rlp::encode_list(r).as_ref()))?;
                 }
             }
         }
-        st(tx.commit())
+        // The in-memory index changes only once the commit succeeded; readers wait for the lock meanwhile.
+        let mut tail = self.tail_write();
+        let flush = tail.numbers.len() + batch.len() >= tail.flush_at;
+        if flush {
+            let mut index: Vec<(H256, u64)> = tail.numbers.iter().map(|(h, n)| (*h, *n)).collect();
+            index.extend(batch.iter().map(|e| (e.header.hash(), e.header.number)));
+            // Sorted keys touch each leaf of the index once.
+            index.sort_unstable();
+            let mut numbers = st(tx.open_table(NUMBERS))?;
+            for (hash, number) in &index {
+                st(numbers.insert(hash.as_fixed_bytes(), *number))?;
+            }
+            let indexed = batch.last().map_or(tail.indexed, |e| e.header.number + 1);
+            st(st(tx.open_table(META))?.insert(INDEXED, indexed))?;
+            drop(numbers);
+            st(tx.commit())?;
+            tail.numbers.clear();
+            tail.indexed = indexed;
+        } else {
+            st(tx.commit())?;
+            tail.numbers
+                .extend(batch.iter().map(|e| (e.header.hash(), e.header.number)));
+        }
+        self.committed(batch.len() as u64, durable);
+        Ok(())
     }
 
     fn header_by_number(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
@@ -201,7 +486,7 @@ impl ChainStore for RedbStore {
     }
 
     fn body(&self, hash: &H256) -> Result<Option<Body>, Error> {
-        self.blob(BODIES, hash, rlp::decode)
+        self.blob(BODIES, hash, crate::header::decode_exact)
     }
 
     fn receipts(&self, hash: &H256) -> Result<Option<Vec<Receipt>>, Error> {
@@ -214,7 +499,10 @@ impl ChainStore for RedbStore {
         let tx = st(self.db.begin_read())?;
         let table = st(tx.open_table(HEADERS))?;
         let last = st(table.last())?;
-        last.map(|(_, v)| decode_value(v.value())).transpose()
+        match last {
+            Some((_, v)) => last_record(v.value())?.map(decode_record).transpose(),
+            None => Ok(None),
+        }
     }
 
     fn total_difficulty(&self, hash: &H256) -> Result<Option<U256>, Error> {
@@ -228,47 +516,109 @@ impl ChainStore for RedbStore {
         let Some(from) = to_number.checked_add(1) else {
             return Ok(());
         };
-        let tx = st(self.db.begin_write())?;
+        let (tx, _) = self.begin_write(u64::MAX)?;
         {
             tracing::debug!(to_number, "rewinding redb store");
             let mut headers = st(tx.open_table(HEADERS))?;
-            let mut hashes = Vec::new();
+            let mut removed = Vec::new();
+            // Whole segments above the new head.
             for item in st(headers.extract_from_if(from.., |_, _| true))? {
                 let (_, v) = st(item)?;
-                let v = v.value();
-                let hash: [u8; 32] = v
-                    .get(..32)
-                    .and_then(|h| h.try_into().ok())
-                    .ok_or(Error::Corrupt("short header record"))?;
-                hashes.push(hash);
+                for rec in records(v.value()) {
+                    removed.push(record_hash(rec?));
+                }
             }
-            let mut numbers = st(tx.open_table(NUMBERS))?;
-            let mut bodies = st(tx.open_table(BODIES))?;
-            let mut receipts = st(tx.open_table(RECEIPTS))?;
-            for hash in &hashes {
-                st(numbers.remove(hash))?;
-                st(bodies.remove(hash))?;
-                st(receipts.remove(hash))?;
+            // The segment holding the new head, cut after it.
+            let containing = {
+                let mut range = st(headers.range::<u64>(..=to_number))?;
+                match range.next_back() {
+                    Some(item) => {
+                        let (start, v) = st(item)?;
+                        let start = start.value();
+                        let keep = usize::try_from(to_number - start)
+                            .unwrap_or(usize::MAX)
+                            .saturating_add(1);
+                        let mut kept = Vec::new();
+                        let mut cut = false;
+                        for (i, rec) in records(v.value()).enumerate() {
+                            let rec = rec?;
+                            if i < keep {
+                                kept.extend_from_slice(
+                                    &u32::try_from(rec.len()).unwrap_or(u32::MAX).to_le_bytes(),
+                                );
+                                kept.extend_from_slice(rec);
+                            } else {
+                                cut = true;
+                                removed.push(record_hash(rec));
+                            }
+                        }
+                        cut.then_some((start, kept))
+                    }
+                    None => None,
+                }
+            };
+            if let Some((start, kept)) = containing {
+                st(headers.insert(start, kept.as_slice()))?;
             }
+            st(st(tx.open_table(BODIES))?.retain_in(from.., |_, _| false))?;
+            st(st(tx.open_table(RECEIPTS))?.retain_in(from.., |_, _| false))?;
+            let mut tail = self.tail_write();
+            if from < tail.indexed {
+                let mut numbers = st(tx.open_table(NUMBERS))?;
+                for hash in &removed {
+                    st(numbers.remove(hash.as_fixed_bytes()))?;
+                }
+                st(st(tx.open_table(META))?.insert(INDEXED, from))?;
+                drop(numbers);
+                drop(headers);
+                st(tx.commit())?;
+                tail.indexed = from;
+            } else {
+                drop(headers);
+                st(tx.commit())?;
+            }
+            tail.numbers.retain(|_, n| *n < from);
         }
-        st(tx.commit())
+        self.committed(0, true);
+        Ok(())
     }
 
     fn hash_by_number(&self, number: u64) -> Result<Option<H256>, Error> {
         let tx = st(self.db.begin_read())?;
         let table = st(tx.open_table(HEADERS))?;
-        let value = st(table.get(number))?;
-        value
-            .map(|v| {
-                v.value()
-                    .get(..32)
-                    .map(H256::from_slice)
-                    .ok_or(Error::Corrupt("short header record"))
-            })
-            .transpose()
+        let mut range = st(table.range::<u64>(..=number))?;
+        let Some(item) = range.next_back() else {
+            return Ok(None);
+        };
+        let (start, value) = st(item)?;
+        Ok(nth_record(value.value(), number - start.value())?.map(record_hash))
     }
 
     fn contains(&self, hash: &H256) -> Result<bool, Error> {
         Ok(self.number_of(hash)?.is_some())
+    }
+
+    fn headers_matching(
+        &self,
+        request: &HeadersRequest,
+        limit: u64,
+    ) -> Result<Vec<SealedHeader>, Error> {
+        let origin = match request.origin {
+            BlockHashOrNumber::Number(n) => n,
+            BlockHashOrNumber::Hash(h) => match self.number_of(&h)? {
+                Some(n) => n,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let tx = st(self.db.begin_read())?;
+        let table = st(tx.open_table(HEADERS))?;
+        let mut out = Vec::new();
+        for n in request.block_numbers(origin, limit) {
+            match find(&table, n)? {
+                Some((h, _)) => out.push(h),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 }

@@ -244,3 +244,204 @@ fn redb_rejects_a_file_that_is_not_a_database() {
     let err = RedbStore::open(&path).unwrap_err();
     assert!(err.is_storage(), "{err}");
 }
+
+#[test]
+fn redb_segments_index_flushes_reopen_and_deep_rewinds() {
+    let chain = Chain::generate(1500, &GeneratorOptions::light(21));
+    let fork = chain.fork(700, 400, &GeneratorOptions::light(22));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let check = |store: &RedbStore, c: &Chain, head: u64| {
+        assert_eq!(store.verify().unwrap(), head + 1);
+        for n in [0, 1, 255, 511, 512, 513, 700, head / 2, head] {
+            let h = c.header(n).unwrap();
+            assert_eq!(
+                store.header_by_hash(&h.hash()).unwrap().as_ref(),
+                Some(h),
+                "block {n}"
+            );
+            assert_eq!(
+                store.header_by_number(n).unwrap().as_ref(),
+                Some(h),
+                "block {n}"
+            );
+        }
+        let req = HeadersRequest {
+            origin: c.header(500).unwrap().hash().into(),
+            amount: 30,
+            skip: 0,
+            reverse: false,
+        };
+        let got: Vec<u64> = store
+            .headers_matching(&req, 100)
+            .unwrap()
+            .iter()
+            .map(|h| h.number)
+            .collect();
+        assert_eq!(got, (500..530).collect::<Vec<_>>());
+        assert_eq!(store.head().unwrap().unwrap().1, c.td(head).unwrap());
+    };
+    {
+        let store = RedbStore::open(&path).unwrap();
+        store.set_index_flush_threshold(300);
+        for start in (0..=1500u64).step_by(250) {
+            store
+                .insert_batch(chain.entries(start..start + 250, false, false))
+                .unwrap();
+        }
+        check(&store, &chain, 1500);
+    }
+    let store = RedbStore::open(&path).unwrap();
+    store.set_index_flush_threshold(300);
+    check(&store, &chain, 1500);
+    store.rewind(700).unwrap();
+    assert_eq!(store.verify().unwrap(), 701);
+    assert!(!store.contains(&chain.header(701).unwrap().hash()).unwrap());
+    assert!(!store.contains(&chain.header(1400).unwrap().hash()).unwrap());
+    store
+        .insert_batch(fork.entries(701..1101, false, false))
+        .unwrap();
+    check(&store, &fork, 1100);
+    for to in [512, 511, 0] {
+        store.rewind(to).unwrap();
+        assert_eq!(store.verify().unwrap(), to + 1);
+    }
+    drop(store);
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.verify().unwrap(), 1);
+    store
+        .insert_batch(chain.entries(1..1501, false, false))
+        .unwrap();
+    check(&store, &chain, 1500);
+}
+
+/// Environment variable that turns the crash test's process into the child that is killed.
+const CRASH_CHILD: &str = "CHAIN_TYPES_CRASH_CHILD_DB";
+/// Set for the child: make only every 150th header durable.
+const CRASH_LAZY: &str = "CHAIN_TYPES_CRASH_CHILD_LAZY";
+
+fn crash_chain() -> Chain {
+    Chain::generate(1500, &GeneratorOptions::seeded(31))
+}
+
+/// Inserts batches of varying size (with bodies and receipts) from the stored head on, forever.
+fn crash_child(path: &str) -> ! {
+    let chain = crash_chain();
+    let store = RedbStore::open(path).unwrap();
+    store.set_index_flush_threshold(400);
+    if std::env::var(CRASH_LAZY).is_ok() {
+        store.set_durable_every(150);
+    }
+    // Tell the parent that writing starts now.
+    let mut out = std::io::stdout();
+    std::io::Write::write_all(&mut out, b"ready\n").unwrap();
+    std::io::Write::flush(&mut out).unwrap();
+    let mut size = 1u64;
+    loop {
+        let next = store.head_number().unwrap().map_or(0, |n| n + 1);
+        if next as usize >= chain.len() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
+        size = size * 7 % 31 + 1;
+        store
+            .insert_batch(chain.entries(next..next + size, true, true))
+            .unwrap();
+        // Spread the run over time so that the parent's kills land all along it.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Kills a process that is writing batches at 20 points in time; after each kill the file must hold a linked,
+/// gap-free prefix with all content, and writing resumes from its head until the chain is complete.
+#[test]
+fn redb_survives_being_killed_mid_batch() {
+    if let Ok(path) = std::env::var(CRASH_CHILD) {
+        crash_child(&path);
+    }
+    let chain = crash_chain();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let exe = std::env::current_exe().unwrap();
+    let mut heads = Vec::new();
+    for round in 0u64..20 {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "store::redb_survives_being_killed_mid_batch",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD, &path)
+            .env(
+                if round % 2 == 1 {
+                    CRASH_LAZY
+                } else {
+                    "CHAIN_TYPES_UNUSED"
+                },
+                "1",
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = std::io::BufReader::new(stdout);
+        // The test harness may print its own lines first.
+        while !line.contains("ready") {
+            line.clear();
+            assert!(
+                std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+                "child exited early"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5 + (round * 13) % 40));
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let store = RedbStore::open(&path).unwrap();
+        let count = store.verify().unwrap();
+        heads.push(count);
+        if let Some((head, td)) = store.head().unwrap() {
+            assert_eq!(
+                &head,
+                chain.header(head.number).unwrap(),
+                "the stored chain is a prefix of the chain"
+            );
+            assert_eq!(Some(td), chain.td(head.number));
+            for n in [0, head.number / 2, head.number] {
+                let b = chain.block(n).unwrap();
+                assert_eq!(
+                    store.body(&b.hash()).unwrap().as_ref(),
+                    Some(&b.body),
+                    "body of block {n}"
+                );
+                assert_eq!(
+                    store.receipts(&b.hash()).unwrap().as_deref(),
+                    chain.receipts(n),
+                    "receipts of block {n}"
+                );
+            }
+        }
+    }
+    assert!(
+        heads.windows(2).all(|w| w[0] <= w[1]),
+        "progress is never lost: {heads:?}"
+    );
+    let distinct = heads
+        .iter()
+        .filter(|&&h| h > 0 && h < chain.len() as u64)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(
+        distinct.len() >= 5,
+        "kills landed in the middle of the sync: {heads:?}"
+    );
+    let store = RedbStore::open(&path).unwrap();
+    let next = store.head_number().unwrap().map_or(0, |n| n + 1);
+    store
+        .insert_batch(chain.entries(next..chain.len() as u64, true, true))
+        .unwrap();
+    assert_eq!(store.verify().unwrap(), chain.len() as u64);
+    assert_eq!(store.head().unwrap().unwrap().0, chain.head().header);
+}
