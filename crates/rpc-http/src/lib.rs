@@ -51,6 +51,5 @@ pub use error::Error;
 pub use jwt::{AuthProvider, JwtAuth};
 pub use rpc_client::RequestTransport;
 pub use transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, HttpTransport,
-    HttpTransportBuilder, client,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE, HttpTransport, HttpTransportBuilder, client,
 };

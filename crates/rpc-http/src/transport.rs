@@ -11,8 +11,6 @@ use rpc_client::{Client, ClientBuilder, HttpError, RequestMeta, RequestTransport
 
 use crate::{error::Error, jwt::AuthProvider};
 
-/// Default bound on a whole HTTP request (the client's request timeout applies as well).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on a response body: 256 MiB (large `eth_getLogs` and traces fit).
@@ -24,7 +22,7 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 pub struct HttpTransportBuilder {
     url: String,
     headers: Vec<(String, String)>,
-    timeout: Duration,
+    timeout: Option<Duration>,
     connect_timeout: Duration,
     max_response_size: Option<u64>,
     gzip: bool,
@@ -51,10 +49,12 @@ impl HttpTransportBuilder {
         self
     }
 
-    /// Bound on each request, from connect to the last body byte. Default 60 s.
+    /// An extra bound on each request inside the HTTP client, from connect to the last body
+    /// byte. Off by default: the client's request timeout (and per-call timeouts) already
+    /// bound every request, without a second timer per request.
     #[must_use]
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d;
+        self.timeout = Some(d);
         self
     }
 
@@ -115,20 +115,27 @@ impl HttpTransportBuilder {
             let (name, value) = parse_header(k, v)?;
             headers.insert(name, value);
         }
-        let client = match self.client {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .timeout(self.timeout)
-                .connect_timeout(self.connect_timeout)
-                .gzip(self.gzip)
-                .build()
-                .map_err(Error::Request)?,
+        // Static headers go into the reqwest client's defaults when we build it (no per-request
+        // copy); with a caller-supplied client they are added to each request.
+        let (client, per_request) = match self.client {
+            Some(c) => (c, headers),
+            None => {
+                let mut b = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .gzip(self.gzip)
+                    .tcp_nodelay(true)
+                    .default_headers(headers);
+                if let Some(t) = self.timeout {
+                    b = b.timeout(t);
+                }
+                (b.build().map_err(Error::Request)?, HeaderMap::new())
+            }
         };
         Ok(HttpTransport {
             inner: Arc::new(Inner {
                 client,
                 url,
-                headers,
+                headers: per_request,
                 auth: self.auth,
                 max_response_size: self.max_response_size,
             }),
@@ -170,7 +177,7 @@ impl HttpTransport {
         HttpTransportBuilder {
             url: url.into(),
             headers: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_response_size: Some(DEFAULT_MAX_RESPONSE_SIZE),
             gzip: true,
@@ -195,29 +202,30 @@ impl HttpTransport {
 
     async fn post(&self, body: String, meta: RequestMeta<'_>) -> Result<reqwest::Response, Error> {
         let p = &*self.inner;
-        let mut headers = p.headers.clone();
-        for (k, v) in meta.headers {
-            let (name, value) = parse_header(k, v)?;
-            headers.insert(name, value);
+        let mut req = p.client.post(p.url.clone()).body(body);
+        if !p.headers.is_empty() || !meta.headers.is_empty() || p.auth.is_some() {
+            let mut headers = p.headers.clone();
+            for (k, v) in meta.headers {
+                let (name, value) = parse_header(k, v)?;
+                headers.insert(name, value);
+            }
+            if let Some(auth) = &p.auth {
+                auth.apply(&mut headers)?;
+            }
+            req = req.headers(headers);
         }
-        if let Some(auth) = &p.auth {
-            auth.apply(&mut headers)?;
-        }
-        p.client
-            .post(p.url.clone())
-            .headers(headers)
-            .timeout(meta.timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(Error::Request)
+        // The client core bounds the whole request with its own timeout (`meta.timeout`).
+        req.send().await.map_err(Error::Request)
     }
 
     async fn read_body(mut resp: reqwest::Response, limit: Option<u64>) -> Result<Bytes, Error> {
-        if let (Some(limit), Some(len)) = (limit, resp.content_length())
-            && len > limit
-        {
-            return Err(Error::ResponseTooLarge { limit });
+        match (limit, resp.content_length()) {
+            (Some(limit), Some(len)) if len > limit => {
+                return Err(Error::ResponseTooLarge { limit });
+            }
+            // A known length within the limit: let the HTTP stack collect it in one piece.
+            (Some(_), Some(_)) | (None, _) => return resp.bytes().await.map_err(Error::Request),
+            (Some(_), None) => {}
         }
         let mut buf = BytesMut::new();
         while let Some(chunk) = resp.chunk().await.map_err(Error::Request)? {
@@ -310,7 +318,14 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(t.url(), "https://example.org/rpc");
-        assert_eq!(t.inner.headers["x-a"], "1");
-        assert_eq!(t.inner.headers[CONTENT_TYPE], "application/json");
+        // Static headers live in the reqwest client's defaults.
+        assert!(t.inner.headers.is_empty());
+        let custom = HttpTransport::builder("http://x")
+            .header("x-a", "1")
+            .client(reqwest::Client::new())
+            .build()
+            .unwrap();
+        assert_eq!(custom.inner.headers["x-a"], "1");
+        assert_eq!(custom.inner.headers[CONTENT_TYPE], "application/json");
     }
 }
