@@ -19,6 +19,8 @@
 //!   too) and `Retry-After`.
 //! - Notifications only wait for the status line: the body, `null` or anything else, is not
 //!   read.
+//! - HTTP/1.1 with keep-alive; redirects are not followed (a 3xx is an HTTP error); proxies from
+//!   the environment are honoured.
 //!
 //! # Feature flags
 //!

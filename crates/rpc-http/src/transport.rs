@@ -124,6 +124,9 @@ impl HttpTransportBuilder {
                     .connect_timeout(self.connect_timeout)
                     .gzip(self.gzip)
                     .tcp_nodelay(true)
+                    .http1_only()
+                    .referer(false)
+                    .redirect(reqwest::redirect::Policy::none())
                     .default_headers(headers);
                 if let Some(t) = self.timeout {
                     b = b.timeout(t);
