@@ -580,7 +580,10 @@ impl<C: Connector> Driver<C> {
                     }
                     match self.dial().await {
                         Ok(c) => {
-                            first = Some(out);
+                            // The caller may have given up (or the client closed) meanwhile.
+                            if out.epoch == self.shared.lock().epoch {
+                                first = Some(out);
+                            }
                             c
                         }
                         Err(e) => {
@@ -591,6 +594,10 @@ impl<C: Connector> Driver<C> {
                     }
                 }
             };
+            if self.shared.lock().closed {
+                let _ = timeout(self.shared.config.write_timeout, sender.close()).await;
+                return;
+            }
             let exit = self
                 .serve(&sender, &receiver, first.take(), std::mem::take(&mut renew))
                 .await;
