@@ -11,7 +11,8 @@
 //! floor. Peak memory is `VmHWM` after resetting it (`/proc/self/clear_refs`) once the sources are built: it is
 //! what the sync adds on top of the sources' own data.
 //!
-//! `cargo bench -p chain-downloader` runs everything; `-- quick` divides the sizes by 10; `-- --scenario NAME N`
+//! `cargo bench -p chain-downloader` runs everything, each scenario 3 times (best rate kept, largest peak
+//! reported); `-- quick` divides the sizes by 10 and runs once; `-- --scenario NAME N`
 //! runs one scenario in this process.
 
 #![allow(clippy::print_stdout)]
@@ -377,11 +378,9 @@ fn main() {
         run_scenario(arg(1), n, Path::new(arg(3)), td);
         return;
     }
-    let scale = if args.iter().any(|a| a == "quick") {
-        10
-    } else {
-        1
-    };
+    let quick = args.iter().any(|a| a == "quick");
+    let scale = if quick { 10 } else { 1 };
+    let reps = if quick { 1 } else { 3 };
     let exe = std::env::current_exe().expect("own path");
     let (big, small) = (1_000_000 / scale, 100_000 / scale);
     let light_dir = tempfile::tempdir().expect("tempdir");
@@ -427,18 +426,32 @@ fn main() {
         };
         let td = tds[usize::try_from(n).expect("fits")].to_string();
         let dir = dir.path().to_str().expect("utf-8 path");
-        let out = Command::new(&exe)
-            .args(["--scenario", name, &n.to_string(), dir, &td])
-            .output()
-            .expect("child runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
-            println!(
-                "{name} {n}: failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            continue;
-        };
+        // Best of `reps` runs (the machine is shared); the peak memory reported is the largest of them.
+        let mut best: Option<String> = None;
+        let mut worst_peak = 0.0f64;
+        for _ in 0..reps {
+            let out = Command::new(&exe)
+                .args(["--scenario", name, &n.to_string(), dir, &td])
+                .output()
+                .expect("child runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
+                println!(
+                    "{name} {n}: failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                continue;
+            };
+            let delta = field(line, "peak_kib").parse::<f64>().unwrap_or(0.0)
+                - field(line, "rss_base_kib").parse::<f64>().unwrap_or(0.0);
+            worst_peak = worst_peak.max(delta);
+            let rate = |l: &str| field(l, "rate").parse::<f64>().unwrap_or(0.0);
+            if best.as_deref().is_none_or(|b| rate(line) > rate(b)) {
+                best = Some(line.to_owned());
+            }
+        }
+        let Some(line) = best else { continue };
+        let line = line.as_str();
         let rate: f64 = field(line, "rate").parse().unwrap_or(0.0);
         if name.starts_with("floor") {
             floors.insert((name, full, if name == "floor" { 0 } else { n }), rate);
@@ -457,7 +470,7 @@ fn main() {
         let kib = |k: &str| field(line, k).parse::<f64>().unwrap_or(0.0) / 1024.0;
         let base = kib("rss_base_kib");
         let delta = if field(line, "peak_reset") == "true" {
-            kib("peak_kib") - base
+            worst_peak / 1024.0
         } else {
             f64::NAN
         };

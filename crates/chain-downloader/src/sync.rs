@@ -581,14 +581,16 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         Ok(())
     }
 
-    /// Sends a request to `peer`.
+    /// Sends a request to `peer`. At most one request per peer per kind is in flight: a busy (or
+    /// unknown) peer gets nothing and the items go back to their queue.
     fn send(&mut self, peer: &str, ask: Ask) {
-        let Some(p) = self.peers.get_mut(peer) else {
+        let kind = ask.kind();
+        let Some(p) = self.peers.get_mut(peer).filter(|p| p.idle(kind)) else {
+            self.requeue(ask);
             return;
         };
         let id = self.next_id;
         self.next_id += 1;
-        let kind = ask.kind();
         p.busy[kind as usize] = Some(id);
         let source = p.source.clone();
         let ttl = self.qos.ttl();
