@@ -8,6 +8,10 @@
 //! and serves requests from a [`ChainStore`]; `chain-downloader` syncs from [`ChainSource`]s into a
 //! [`ChainStore`]; the `peerwire` program uses the generator for its devnet.
 //!
+//! Module map: the types at the root; [`roots`] computes and checks the commitments of a header (ordered
+//! Merkle-Patricia roots through the `triehash` crate); [`codec`] has the strict RLP helpers every decoder here uses
+//! (the `rlp` crate's list iterator is lenient); the `generator` module (feature `generator`) builds test chains.
+//!
 //! # When not to use it
 //!
 //! This crate neither executes transactions nor keeps state: it does not validate consensus rules (difficulty,
@@ -39,6 +43,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod body;
+pub mod codec;
 mod error;
 #[cfg(feature = "generator")]
 pub mod generator;
