@@ -323,3 +323,43 @@ fn real_mainnet_header_encodings_of_every_shape_round_trip() {
     let merge = Header::decode_exact(&hex::decode(MAINNET_RLP[0].3).unwrap()).unwrap();
     assert_eq!(merge.difficulty, U256::from(11_055_787_484_078_698u64));
 }
+
+/// A real typed receipt (mainnet block 12 965 001, transaction 0x62: an ERC-20 approval), from lmittmann/w3,
+/// `module/eth/testdata/get_block_receipts.golden`: the node's logs bloom must equal the bloom we compute from the
+/// log's address and topics, and the receipt survives both RLP forms.
+#[test]
+fn real_receipt_bloom() {
+    let log = chain_types::Log {
+        address: Address::from_slice(
+            &hex::decode("491d6b7d6822d5d4bc88a1264e1b47791fd8e904").unwrap(),
+        ),
+        topics: vec![
+            h256("8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"),
+            h256("0000000000000000000000002e419a06feb47d5f640636a55a814757fa10edf9"),
+            h256("0000000000000000000000007645eec8bb51862a5aa855c40971b2877dae81af"),
+        ],
+        data: Bytes::from(vec![0xff; 32]),
+    };
+    let expected = bloom(
+        "00000000000000000000000000000000000000000000000000000000000800000000000000000000000000000000000000000000000000000000000000200000000000000000000000000000000000000000000000000200000000000000000000000000000000000000000000000000000000000000000000000000000000000000040000000010000000000000000000000006000000000000002000000000020000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000004000000000000000000000000010000000000000000000000000000000000000000000000000040000000000",
+    );
+    let logs = vec![log];
+    assert_eq!(chain_types::Receipt::bloom_of(&logs), expected);
+    let receipt = chain_types::Receipt {
+        tx_type: 2,
+        status: chain_types::ReceiptStatus::Success,
+        cumulative_gas_used: 0x85262f,
+        logs_bloom: expected,
+        logs,
+    };
+    let envelope = receipt.encode_envelope();
+    assert_eq!(envelope[0], 2);
+    assert_eq!(
+        chain_types::Receipt::decode_envelope(&envelope).unwrap(),
+        receipt
+    );
+    assert_eq!(
+        rlp::decode::<chain_types::Receipt>(&rlp::encode(&receipt)).unwrap(),
+        receipt
+    );
+}
