@@ -244,10 +244,11 @@ fn reset_peak() -> bool {
 }
 
 /// Decodes and hashes headers `1..=n` (decoding and checking non-empty bodies when the chain has them) and, if
-/// `store` is given, inserts them in batches of 2048 (no sync logic).
+/// `store` is given, inserts them in batches of [`import_batch`] blocks (no sync logic).
 fn floor(data: &Encoded, n: u64, store: Option<&dyn ChainStore>) -> f64 {
     let start = Instant::now();
-    let mut batch = Vec::with_capacity(2048);
+    let size = import_batch();
+    let mut batch = Vec::with_capacity(size);
     let mut acc = 0u8;
     for i in 1..=n {
         let h = Header::decode_exact(&data.header_bytes(i).expect("present"))
@@ -261,7 +262,7 @@ fn floor(data: &Encoded, n: u64, store: Option<&dyn ChainStore>) -> f64 {
         }
         if let Some(store) = store {
             batch.push(BlockEntry::header_only(h));
-            if batch.len() == 2048 || i == n {
+            if batch.len() == size || i == n {
                 store
                     .insert_batch(std::mem::take(&mut batch))
                     .expect("insert");
@@ -270,6 +271,14 @@ fn floor(data: &Encoded, n: u64, store: Option<&dyn ChainStore>) -> f64 {
     }
     std::hint::black_box(acc);
     start.elapsed().as_secs_f64()
+}
+
+/// Blocks per store batch: `DL_BENCH_BATCH` or the downloader's default.
+fn import_batch() -> usize {
+    std::env::var("DL_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(Config::default().import_batch)
 }
 
 /// Runs one scenario in this process and prints its `RESULT` line.
@@ -303,7 +312,7 @@ fn run_scenario(name: &str, n: u64, dir: &Path, td: U256) {
             } else {
                 SyncMode::Light
             };
-            let config = Config::default();
+            let config = Config::default().with_import_batch(import_batch());
             let (secs, stats, head) = if name == "light-redb" {
                 let store = RedbStore::open(db.path().join("bench.redb")).expect("open");
                 store

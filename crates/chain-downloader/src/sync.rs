@@ -25,6 +25,10 @@ use crate::{
     peer::{Kind, Qos, SyncPeer},
 };
 
+/// Highest head number accepted (2^48 blocks, ages away), so that block-number arithmetic cannot
+/// overflow on a peer's say-so.
+const MAX_HEAD_NUMBER: u64 = 1 << 48;
+
 /// What a request asked for.
 #[derive(Debug)]
 enum Ask {
@@ -324,6 +328,9 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
                 announced: self.target,
             });
         }
+        if head.number > MAX_HEAD_NUMBER {
+            return Err(Error::BadPeer("head number out of range"));
+        }
         Ok(head)
     }
 
@@ -594,7 +601,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         p.busy[kind as usize] = Some(id);
         let source = p.source.clone();
         let ttl = self.qos.ttl();
-        let fetch = self.d.config.max_header_fetch;
+        let fetch = self.d.config.max_header_fetch.max(1);
         let mut stats = lock(&self.d.stats);
         stats.requests[kind as usize] += 1;
         let fut: BoxFuture<'static, Reply> = match &ask {
@@ -693,7 +700,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
     // ---- headers ----
 
     fn schedule_headers(&mut self) -> Result<(), Error> {
-        let fetch = self.d.config.max_header_fetch;
+        let fetch = self.d.config.max_header_fetch.max(1);
         let master_idle = self
             .peers
             .get(&self.master)
@@ -701,8 +708,9 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         if master_idle && self.frontier <= self.height && self.header_window_allows(self.frontier) {
             let remaining = self.height - self.frontier + 1;
             if !self.skeleton_off && remaining >= fetch {
-                if (self.fill_tasks.len() as u64) < self.d.config.max_skeleton_size {
-                    let count = (remaining / fetch).min(self.d.config.max_skeleton_size);
+                let size = self.d.config.max_skeleton_size.max(1);
+                if (self.fill_tasks.len() as u64) < size {
+                    let count = (remaining / fetch).min(size);
                     self.send(
                         &self.master.clone(),
                         Ask::Skeleton {
@@ -754,7 +762,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         if from != self.frontier {
             return Ok(());
         }
-        let fetch = self.d.config.max_header_fetch;
+        let fetch = self.d.config.max_header_fetch.max(1);
         if headers.is_empty() {
             tracing::debug!("empty skeleton, fetching headers directly");
             self.skeleton_off = true;
@@ -1337,7 +1345,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
 fn linked(headers: &[SealedHeader]) -> bool {
     headers
         .windows(2)
-        .all(|w| w[1].number == w[0].number + 1 && w[1].parent_hash == w[0].hash())
+        .all(|w| w[0].number.checked_add(1) == Some(w[1].number) && w[1].parent_hash == w[0].hash())
 }
 
 /// Runs a request under a timeout and measures it.
