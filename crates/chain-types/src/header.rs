@@ -111,8 +111,6 @@ impl Decodable for Bloom {
 
 /// Number of header fields up to and including `nonce` (the pre-London header).
 const BASE_FIELDS: usize = 15;
-/// Number of header fields with the whole optional tail (through Prague's requests hash).
-const MAX_FIELDS: usize = 21;
 
 /// An Ethereum block header with every field through Cancun and Prague.
 ///
@@ -267,33 +265,87 @@ impl Encodable for Header {
     }
 }
 
+/// A cursor over the items of a list payload that checks every item's length against the bytes left (unlike the
+/// `rlp` crate's iterator, it never stops silently at a malformed item).
+pub(crate) struct Items<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Items<'a> {
+    /// The items of list `rlp` (trailing bytes after the list are ignored; the list must be complete).
+    pub(crate) fn of_list(rlp: &Rlp<'a>) -> Result<Self, DecoderError> {
+        if !rlp.is_list() {
+            return Err(DecoderError::RlpExpectedToBeList);
+        }
+        let info = rlp.payload_info()?;
+        let rest = rlp
+            .as_raw()
+            .get(info.header_len..info.total())
+            .ok_or(DecoderError::RlpIsTooShort)?;
+        Ok(Self { rest })
+    }
+
+    /// The next item, `None` at the end of the payload.
+    pub(crate) fn next_item(&mut self) -> Option<Result<Rlp<'a>, DecoderError>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let item = rlp::PayloadInfo::from(self.rest).and_then(|info| {
+            let (item, rest) = self
+                .rest
+                .split_at_checked(info.total())
+                .ok_or(DecoderError::RlpIsTooShort)?;
+            self.rest = rest;
+            Ok(Rlp::new(item))
+        });
+        if item.is_err() {
+            self.rest = &[];
+        }
+        Some(item)
+    }
+
+    /// Decodes the next item, failing at the end of the payload.
+    pub(crate) fn next_val<T: Decodable>(&mut self) -> Result<T, DecoderError> {
+        self.next_item()
+            .ok_or(DecoderError::RlpIncorrectListLen)??
+            .as_val()
+    }
+
+    /// Decodes the next item if there is one.
+    pub(crate) fn next_opt<T: Decodable>(&mut self) -> Result<Option<T>, DecoderError> {
+        self.next_item().map(|r| r?.as_val()).transpose()
+    }
+
+    /// Fails if items are left.
+    pub(crate) fn finish(&self) -> Result<(), DecoderError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DecoderError::RlpIncorrectListLen)
+        }
+    }
+}
+
 /// Checks that `rlp` is a list whose items exactly fill its payload, and returns a view trimmed to the list (with no
 /// trailing bytes) and the number of items. Decoders must read items through the returned view: the `rlp` crate's
 /// iterator stops silently at the first malformed item, and on a view with trailing bytes it yields them as
 /// further items.
 pub(crate) fn exact_list<'a>(rlp: &Rlp<'a>) -> Result<(Rlp<'a>, usize), DecoderError> {
-    if !rlp.is_list() {
-        return Err(DecoderError::RlpExpectedToBeList);
-    }
-    let rlp = Rlp::new(item_bytes(rlp)?);
-    let info = rlp.payload_info()?;
-    let (mut consumed, mut count) = (0usize, 0usize);
-    for item in rlp.iter() {
-        consumed += item.as_raw().len();
+    let mut items = Items::of_list(rlp)?;
+    let mut count = 0usize;
+    while let Some(item) = items.next_item() {
+        item?;
         count += 1;
     }
-    if consumed != info.value_len {
-        return Err(DecoderError::RlpInconsistentLengthAndData);
-    }
-    Ok((rlp, count))
+    Ok((Rlp::new(item_bytes(rlp)?), count))
 }
 
 /// Decodes a list whose items exactly fill its payload.
 pub(crate) fn list_of<T: Decodable>(rlp: &Rlp<'_>) -> Result<Vec<T>, DecoderError> {
-    let (rlp, count) = exact_list(rlp)?;
-    let mut out = Vec::with_capacity(count);
-    for item in rlp.iter() {
-        out.push(item.as_val()?);
+    let mut items = Items::of_list(rlp)?;
+    let mut out = Vec::new();
+    while let Some(item) = items.next_item() {
+        out.push(item?.as_val()?);
     }
     Ok(out)
 }
@@ -313,52 +365,40 @@ pub(crate) fn decode_exact<T: Decodable>(bytes: &[u8]) -> Result<T, DecoderError
     rlp.as_val()
 }
 
-/// Decodes the next item of `it` as `T`, failing if the list ended.
-fn next<T: Decodable>(it: &mut rlp::RlpIterator<'_, '_>) -> Result<T, DecoderError> {
-    it.next().ok_or(DecoderError::RlpIncorrectListLen)?.as_val()
-}
-
-/// Decodes the next item as `T` if there is one.
-fn next_opt<T: Decodable>(it: &mut rlp::RlpIterator<'_, '_>) -> Result<Option<T>, DecoderError> {
-    it.next().map(|r| r.as_val()).transpose()
-}
-
 impl Decodable for Header {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        let (rlp, count) = exact_list(rlp)?;
-        if !(BASE_FIELDS..=MAX_FIELDS).contains(&count) {
-            return Err(DecoderError::RlpIncorrectListLen);
-        }
-        let mut it = rlp.iter();
+        let mut it = Items::of_list(rlp)?;
         let header = Self {
-            parent_hash: next(&mut it)?,
-            ommers_hash: next(&mut it)?,
-            beneficiary: next(&mut it)?,
-            state_root: next(&mut it)?,
-            transactions_root: next(&mut it)?,
-            receipts_root: next(&mut it)?,
-            logs_bloom: next(&mut it)?,
-            difficulty: next(&mut it)?,
-            number: next(&mut it)?,
-            gas_limit: next(&mut it)?,
-            gas_used: next(&mut it)?,
-            timestamp: next(&mut it)?,
-            extra_data: next(&mut it)?,
-            mix_hash: next(&mut it)?,
+            parent_hash: it.next_val()?,
+            ommers_hash: it.next_val()?,
+            beneficiary: it.next_val()?,
+            state_root: it.next_val()?,
+            transactions_root: it.next_val()?,
+            receipts_root: it.next_val()?,
+            logs_bloom: it.next_val()?,
+            difficulty: it.next_val()?,
+            number: it.next_val()?,
+            gas_limit: it.next_val()?,
+            gas_used: it.next_val()?,
+            timestamp: it.next_val()?,
+            extra_data: it.next_val()?,
+            mix_hash: it.next_val()?,
             nonce: {
-                let item = it.next().ok_or(DecoderError::RlpIncorrectListLen)?;
+                let item = it.next_item().ok_or(DecoderError::RlpIncorrectListLen)??;
                 item.decoder().decode_value(|b| {
                     b.try_into()
                         .map_err(|_| DecoderError::Custom("nonce is not 8 bytes"))
                 })?
             },
-            base_fee_per_gas: next_opt(&mut it)?,
-            withdrawals_root: next_opt(&mut it)?,
-            blob_gas_used: next_opt(&mut it)?,
-            excess_blob_gas: next_opt(&mut it)?,
-            parent_beacon_block_root: next_opt(&mut it)?,
-            requests_hash: next_opt(&mut it)?,
+            base_fee_per_gas: it.next_opt()?,
+            withdrawals_root: it.next_opt()?,
+            blob_gas_used: it.next_opt()?,
+            excess_blob_gas: it.next_opt()?,
+            parent_beacon_block_root: it.next_opt()?,
+            requests_hash: it.next_opt()?,
         };
+        // At most the 21 fields through Prague.
+        it.finish()?;
         Ok(header)
     }
 }
