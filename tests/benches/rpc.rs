@@ -23,9 +23,14 @@
 //! `PEERWIRE_BENCH_SCALE` (a float, default 1) scales the iteration counts.
 
 #![allow(clippy::print_stdout, missing_docs, unreachable_pub)]
+// The counting allocator below needs `unsafe impl GlobalAlloc`.
+#![allow(unsafe_code)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -69,6 +74,69 @@ fn scale(n: usize) -> usize {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     ((n as f64 * f) as usize).max(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation counting (client side only: threads of the server runtime are not counted).
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SERVER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+fn count(size: usize) {
+    if !SERVER_THREAD.try_with(Cell::get).unwrap_or(true) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOC_BYTES.fetch_add(size as u64, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only counters are added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Client-side allocations and allocated bytes per operation of `f`, run `n` times.
+async fn allocs_per_op<F, Fut>(n: usize, f: F) -> (f64, f64)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    // Let background work of earlier runs settle.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let a0 = ALLOCS.load(Ordering::Relaxed);
+    let b0 = ALLOC_BYTES.load(Ordering::Relaxed);
+    for _ in 0..n {
+        f().await;
+    }
+    let a = ALLOCS.load(Ordering::Relaxed) - a0;
+    let b = ALLOC_BYTES.load(Ordering::Relaxed) - b0;
+    (a as f64 / n as f64, b as f64 / n as f64)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,6 +296,35 @@ struct Measure {
     rate: f64,
     p50: Duration,
     p99: Duration,
+    /// Operations measured.
+    ops: f64,
+    /// Client-side CPU time per operation (set by [`compare`]; the least over the rounds).
+    cpu_ns: f64,
+}
+
+/// CPU time so far of every thread of this process except the server runtime's, from
+/// `/proc/self/task/*/schedstat` (nanoseconds on CPU); 0 where that file does not exist.
+fn client_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() == "server" {
+            continue;
+        }
+        total += std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+    }
+    total
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -244,6 +341,8 @@ fn summarize(ops: f64, elapsed: Duration, mut lat: Vec<Duration>) -> Measure {
         rate: ops / elapsed.as_secs_f64(),
         p50: percentile(&lat, 0.50),
         p99: percentile(&lat, 0.99),
+        ops,
+        cpu_ns: f64::INFINITY,
     }
 }
 
@@ -403,7 +502,11 @@ async fn slow_subscriber(peer: &Peer, secs: u64, policy: OverflowPolicy) -> Slow
             while Instant::now() < deadline {
                 match sub.next().await {
                     Some(Ok(_)) => report.received += 1,
-                    Some(Err(rpc_client::Error::Lagged(n))) => report.lagged += n,
+                    Some(Err(rpc_client::Error::Lagged(n))) => {
+                        // A marker costs the reader nothing: no slow step after it.
+                        report.lagged += n;
+                        continue;
+                    }
                     Some(Err(e)) => {
                         report.end = format!("ended: {e}");
                         break;
@@ -467,7 +570,26 @@ fn fmt_dur(d: Duration) -> String {
     }
 }
 
+thread_local! {
+    static CPU_ROWS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn row(workload: &str, transport: &str, unit: &str, ours: Option<Measure>, theirs: Measure) {
+    let per = unit.split('/').next().unwrap_or(unit);
+    let cpu = |m: &Measure| format!("{:.2} µs", m.cpu_ns / 1000.0);
+    let cpu_row = match ours {
+        Some(o) => format!(
+            "| {workload} | {transport} | {per} | {} | {} | {:.2}x |",
+            cpu(&o),
+            cpu(&theirs),
+            theirs.cpu_ns / o.cpu_ns
+        ),
+        None => format!(
+            "| {workload} | {transport} | {per} | - | {} | - |",
+            cpu(&theirs)
+        ),
+    };
+    CPU_ROWS.with(|r| r.borrow_mut().push(cpu_row));
     let with_lat = theirs.p99 > Duration::ZERO;
     let lat = |m: &Measure| {
         if with_lat {
@@ -502,10 +624,13 @@ fn row(workload: &str, transport: &str, unit: &str, ours: Option<Measure>, their
 }
 
 fn best(a: Option<Measure>, b: Measure) -> Measure {
-    match a {
+    let cpu_ns = a.map_or(b.cpu_ns, |a| a.cpu_ns.min(b.cpu_ns));
+    let mut m = match a {
         Some(a) if a.rate >= b.rate => a,
         _ => b,
-    }
+    };
+    m.cpu_ns = cpu_ns;
+    m
 }
 
 /// Runs `f` for every client `ROUNDS` times, alternating, and keeps each client's best round.
@@ -517,7 +642,9 @@ where
     let mut out: Vec<Option<Measure>> = vec![None; peers.len()];
     for _ in 0..rounds() {
         for (i, p) in peers.iter().enumerate() {
-            let m = f((*p).clone()).await;
+            let cpu0 = client_cpu_ns();
+            let mut m = f((*p).clone()).await;
+            m.cpu_ns = (client_cpu_ns() - cpu0) as f64 / m.ops;
             out[i] = Some(best(out[i], m));
         }
     }
@@ -525,8 +652,10 @@ where
 }
 
 fn main() {
+    SERVER_THREAD.with(|s| s.set(false));
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(|| SERVER_THREAD.with(|s| s.set(true)))
         .enable_all()
         .thread_name("server")
         .build()
@@ -616,6 +745,45 @@ fn main() {
         if selected("subscription") {
             let subs = compare(&[&c.ours_ws, &c.j_ws], |p| async move { subscription(&p, sub_n).await }).await;
             row("subscription", "ws", "notifs/s", Some(subs[0]), subs[1]);
+        }
+        println!();
+        println!("client-side CPU time per operation (every thread but the server's, /proc schedstat; least over the rounds); ratio = jsonrpsee/peerwire (higher is better)");
+        println!("| workload | tr | per | peerwire | jsonrpsee | ratio |");
+        println!("|---|---|---|---|---|---|");
+        CPU_ROWS.with(|r| {
+            for line in r.borrow().iter() {
+                println!("{line}");
+            }
+        });
+        if selected("allocs") {
+            println!();
+            println!("client-side heap allocations per operation (server threads not counted)");
+            println!("| operation | peerwire ws | jsonrpsee ws | peerwire http | jsonrpsee http |");
+            println!("|---|---|---|---|---|");
+            let cell = |(a, b): (f64, f64)| format!("{a:.1} ({b:.0} B)");
+            let peers = [Some(&c.ours_ws), Some(&c.j_ws), c.ours_http.as_ref(), Some(&c.j_http)];
+            let mut line = String::from("| call (`fast`) |");
+            for p in peers {
+                match p {
+                    Some(p) => line += &format!(" {} |", cell(allocs_per_op(2000, || async { p.fast().await; }).await)),
+                    None => line += " - |",
+                }
+            }
+            println!("{line}");
+            let mut line = String::from("| batch of 100 |");
+            for p in peers {
+                match p {
+                    Some(p) => line += &format!(" {} |", cell(allocs_per_op(100, || async { p.batch(100).await; }).await)),
+                    None => line += " - |",
+                }
+            }
+            println!("{line}");
+            let mut line = String::from("| notification (of 20 000) |");
+            for p in [&c.ours_ws, &c.j_ws] {
+                let (a, b) = allocs_per_op(1, || async { subscription(p, 20_000).await; }).await;
+                line += &format!(" {} |", cell((a / 20_000.0, b / 20_000.0)));
+            }
+            println!("{line} - | - |");
         }
         if !selected("slow") {
             return;

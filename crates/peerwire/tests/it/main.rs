@@ -5,6 +5,8 @@
 mod args;
 mod devnet;
 mod ganache;
+mod http;
+mod http_server;
 mod server;
 mod support;
 mod ws;
