@@ -116,6 +116,8 @@ pub(crate) struct SyncRun<'d, S> {
     frontier: u64,
     /// Hash of the header at `frontier - 1`.
     frontier_hash: H256,
+    /// The last header of the latest tail batch, held back until confirmed.
+    tail_hold: Option<SealedHeader>,
     /// Whether the master answered a skeleton request with nothing (then only tail requests are made).
     skeleton_off: bool,
     fill_tasks: BTreeMap<u64, FillTask>,
@@ -182,6 +184,7 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
             rewind: false,
             frontier: 0,
             frontier_hash: H256::zero(),
+            tail_hold: None,
             skeleton_off: false,
             fill_tasks: BTreeMap::new(),
             fill_pending: BTreeSet::new(),
@@ -882,7 +885,17 @@ impl<'d, S: ChainStore> SyncRun<'d, S> {
         };
         self.frontier = last.number + 1;
         self.frontier_hash = last.hash();
-        self.fill_done.insert(from, sealed);
+        // The last header of a tail batch is confirmed only by the next batch (its child links to it) or by
+        // being the announced head; until then it is held back, so that a lying master cannot get an
+        // unconfirmed header imported.
+        let mut batch: Vec<SealedHeader> = self.tail_hold.take().into_iter().collect();
+        batch.extend(sealed);
+        if batch.last().is_some_and(|h| h.number != self.height) {
+            self.tail_hold = batch.pop();
+        }
+        if let Some(first) = batch.first() {
+            self.fill_done.insert(first.number, batch);
+        }
         self.deliver_headers()
     }
 

@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chain_downloader::{Error, SyncMode};
+use chain_types::ChainStore;
 
 use crate::support::*;
 
@@ -238,4 +239,58 @@ async fn late_peer_joins() {
             > 0
     );
     assert_own_chain(t.d.store(), &chain, chain.len(), SyncMode::Full);
+}
+
+/// Peers that mangle replies at random (truncated, empty, reordered, with items dropped, corrupted, duplicated or
+/// appended, delayed or stalled): with an honest master the sync completes with the exact chain; with a chaotic
+/// master it ends (successfully or not) without panicking, the store holds only a linked prefix of the real
+/// chain, and an honest peer then completes it.
+#[tokio::test(start_paused = true)]
+async fn chaotic_peers() {
+    let chain = Chain::new(700, 1);
+    let chaos = Behaviour {
+        chaos: true,
+        ..Behaviour::default()
+    };
+    for mode in MODES {
+        for round in 0..4 {
+            let config = test_config().with_header_fetch(32, 16);
+            let mut t = Tester::new(&chain, config.clone());
+            t.add(MockPeer::new("honest", &chain));
+            for i in 0..3 {
+                t.add(MockPeer::with(
+                    &format!("chaos{round}{i}"),
+                    &chain,
+                    chaos.clone(),
+                ));
+            }
+            t.sync("honest", mode)
+                .await
+                .unwrap_or_else(|e| panic!("{mode} round {round}: {e}"));
+            assert_own_chain(t.d.store(), &chain, chain.len(), mode);
+            assert!(!t.dropped().contains(&"honest".to_owned()));
+
+            let mut t = Tester::new(&chain, config);
+            let late = Behaviour {
+                chaos_after: 14,
+                ..chaos.clone()
+            };
+            t.add(MockPeer::with(&format!("master{round}"), &chain, late));
+            t.add(MockPeer::new("helper1", &chain));
+            t.add(MockPeer::new("helper2", &chain));
+            let _ = t.sync(&format!("master{round}"), mode).await;
+            let head = t.head_number();
+            for n in 0..=head {
+                let h = t.d.store().header_by_number(n).unwrap().unwrap();
+                assert_eq!(
+                    h.hash(),
+                    chain.headers[n as usize].hash(),
+                    "{mode} round {round}: header {n}"
+                );
+            }
+            t.add(MockPeer::new("valid", &chain));
+            t.sync("valid", mode).await.unwrap();
+            assert_own_chain(t.d.store(), &chain, chain.len(), mode);
+        }
+    }
 }

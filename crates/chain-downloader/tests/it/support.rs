@@ -132,6 +132,10 @@ pub(crate) struct Behaviour {
     pub(crate) td: Option<U256>,
     /// Announce this head instead of the chain's.
     pub(crate) head: Option<H256>,
+    /// Mangle replies at random (truncate, empty, reorder, drop, corrupt, duplicate, append, delay, stall).
+    pub(crate) chaos: bool,
+    /// Header requests answered honestly before the chaos starts.
+    pub(crate) chaos_after: usize,
 }
 
 /// Counters shared by a mock peer and the test.
@@ -149,6 +153,7 @@ pub(crate) struct Counters {
 /// A scripted in-process peer over a [`Chain`].
 #[derive(Debug, Clone)]
 pub(crate) struct MockPeer {
+    pub(crate) rng: Arc<Mutex<u64>>,
     pub(crate) id: String,
     pub(crate) chain: Arc<Chain>,
     pub(crate) behaviour: Arc<Mutex<Behaviour>>,
@@ -177,7 +182,11 @@ impl MockPeer {
     }
 
     pub(crate) fn with(id: &str, chain: &Chain, behaviour: Behaviour) -> Self {
+        let seed = id.bytes().fold(0x9e37_79b9_u64, |a, b| {
+            a.wrapping_mul(31).wrapping_add(u64::from(b))
+        });
         Self {
+            rng: Arc::new(Mutex::new(seed)),
             id: id.to_owned(),
             chain: Arc::new(chain.clone()),
             behaviour: Arc::new(Mutex::new(behaviour)),
@@ -265,6 +274,52 @@ impl MockPeer {
             .collect()
     }
 
+    /// The next pseudo-random number below `n`.
+    pub(crate) fn roll(&self, n: u64) -> u64 {
+        let mut r = self.rng.lock().unwrap();
+        *r = r
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (*r >> 33) % n.max(1)
+    }
+
+    /// Mangles a reply at random.
+    fn mangle<T: Clone>(&self, mut items: Vec<T>, corrupt: impl Fn(&mut T)) -> Vec<T> {
+        let len = items.len() as u64;
+        match self.roll(16) {
+            0 => items.truncate(self.roll(len + 1) as usize),
+            1 => items.clear(),
+            2 => items.reverse(),
+            3 if len > 0 => {
+                items.remove(self.roll(len) as usize);
+            }
+            4 if len > 0 => {
+                let i = self.roll(len) as usize;
+                corrupt(&mut items[i]);
+            }
+            5 if len > 0 => {
+                let i = self.roll(len) as usize;
+                let dup = items[i].clone();
+                items.insert(i, dup);
+            }
+            6 if len > 0 => {
+                let dup = items[0].clone();
+                items.push(dup);
+            }
+            _ => {}
+        }
+        items
+    }
+
+    /// A chaotic delay: usually none, sometimes seconds, rarely longer than any timeout.
+    async fn chaos_wait(&self) {
+        match self.roll(20) {
+            0 => tokio::time::sleep(Duration::from_secs(100)).await,
+            1..=3 => tokio::time::sleep(Duration::from_millis(self.roll(3000))).await,
+            _ => {}
+        }
+    }
+
     async fn wait(&self, extra: Duration) {
         let b = self.b();
         if b.stall {
@@ -293,13 +348,19 @@ impl ChainSource for MockPeer {
         request: HeadersRequest,
     ) -> impl Future<Output = Result<Vec<Header>, Error>> + Send {
         let live = Live::new(&self.counters);
-        self.counters.header_requests.fetch_add(1, Ordering::SeqCst);
+        let nth = self.counters.header_requests.fetch_add(1, Ordering::SeqCst);
         self.counters.header_asks.lock().unwrap().push(request);
         let this = self.clone();
         async move {
             let _live = live;
             this.wait(Duration::ZERO).await;
-            Ok(this.serve_headers(&request))
+            let out = this.serve_headers(&request);
+            let b = this.b();
+            if b.chaos && nth >= b.chaos_after {
+                this.chaos_wait().await;
+                return Ok(this.mangle(out, |h| h.extra_data = Bytes::from_static(b"mangled")));
+            }
+            Ok(out)
         }
     }
 
@@ -341,7 +402,12 @@ impl ChainSource for MockPeer {
         async move {
             let _live = live;
             this.wait(Duration::ZERO).await;
-            Ok(this.serve_receipts(&hashes))
+            let out = this.serve_receipts(&hashes);
+            if this.b().chaos {
+                this.chaos_wait().await;
+                return Ok(this.mangle(out, |r| r.push(Receipt::default())));
+            }
+            Ok(out)
         }
     }
 }
