@@ -281,6 +281,21 @@ impl RedbStore {
         Ok((tx, durable))
     }
 
+    /// Makes every committed batch durable now (a no-op when nothing is pending). Dropping the store does this too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the commit fails.
+    pub fn flush(&self) -> Result<(), Error> {
+        if self.since_durable.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        let tx = st(self.db.begin_write())?;
+        st(tx.commit())?;
+        self.committed(0, true);
+        Ok(())
+    }
+
     /// Records a successful commit of `headers` headers.
     fn committed(&self, headers: u64, durable: bool) {
         if durable {
@@ -400,6 +415,14 @@ impl RedbStore {
             return Err(Error::Corrupt("hash index has entries without headers"));
         }
         Ok(count)
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "could not make the last batches durable");
+        }
     }
 }
 

@@ -445,3 +445,37 @@ fn redb_survives_being_killed_mid_batch() {
     assert_eq!(store.verify().unwrap(), chain.len() as u64);
     assert_eq!(store.head().unwrap().unwrap().0, chain.head().header);
 }
+
+#[test]
+fn redb_lazy_durability_keeps_batches_across_a_clean_close() {
+    let chain = Chain::generate(300, &GeneratorOptions::seeded(41));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    {
+        let store = RedbStore::open(&path).unwrap();
+        store.set_durable_every(1_000_000);
+        for start in (0..=300u64).step_by(50) {
+            store
+                .insert_batch(chain.entries(start..start + 50, true, true))
+                .unwrap();
+        }
+    }
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.verify().unwrap(), 301);
+    store.set_durable_every(1_000_000);
+    store.rewind(100).unwrap();
+    store
+        .insert_batch(chain.entries(101..201, true, false))
+        .unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.verify().unwrap(), 201);
+    assert_eq!(
+        store
+            .body(&chain.block(150).unwrap().hash())
+            .unwrap()
+            .unwrap(),
+        chain.block(150).unwrap().body
+    );
+}
