@@ -22,7 +22,13 @@
 //!    does to its master peer.
 //!
 //! The target is pinned: the sync ends exactly at the announced head, so the tip-delay and pivot machinery of
-//! go-ethereum (needed when syncing a moving head) does not exist here.
+//! go-ethereum (needed when syncing a moving head) does not exist here. Headers the master sends outside the
+//! skeleton are imported only once confirmed (a later header links to them, or they are the announced head).
+//! A short but correct fill reply (a serving limit) is kept and the rest re-requested.
+//!
+//! [`Downloader::progress`] reports starting, current and highest block; [`Downloader::subscribe`] streams
+//! [`SyncEvent`]s (started, done, failed); [`Downloader::stats`] counts cache use, requests and drops;
+//! [`Downloader::cancel`] ends a running sync quietly, as does dropping its future.
 //!
 //! # When not to use it
 //!

@@ -166,6 +166,10 @@ async fn inactive_downloader() {
     let chain = Chain::new(50, 1);
     let mut t = Tester::new(&chain, test_config());
     let p = t.add(MockPeer::new("peer", &chain));
+    t.add(MockPeer::new("short", &chain.shorten(20)));
+    let (head, td) = chain.head();
+    assert_eq!(t.d.best_peer(), Some(("peer".to_owned(), head, td)));
+    assert!(t.d.unregister_peer("short") && !t.d.unregister_peer("short"));
     t.d.cancel();
     assert!(!t.d.is_syncing());
     assert_eq!(t.d.progress(), Progress::default());
