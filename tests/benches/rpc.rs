@@ -755,6 +755,16 @@ fn main() {
                 println!("{line}");
             }
         });
+        // Profiling aid (not in the default run): only peerwire's HTTP calls, for a heap
+        // profiler attached to this process.
+        if std::env::var("PEERWIRE_BENCH_ONLY").is_ok_and(|v| v == "http-calls") {
+            if let Some(p) = &c.ours_http {
+                for _ in 0..seq_n {
+                    p.fast().await;
+                }
+            }
+            return;
+        }
         if selected("allocs") {
             println!();
             println!("client-side heap allocations per operation (server threads not counted)");
@@ -770,6 +780,28 @@ fn main() {
                 }
             }
             println!("{line}");
+            // The floor under rpc-http: a bare reqwest POST of the same body (same client
+            // options), its body read whole; no JSON-RPC work at all.
+            let bare = reqwest::Client::builder()
+                .http1_only()
+                .tcp_nodelay(true)
+                .gzip(true)
+                .build()
+                .expect("reqwest client");
+            let url = format!("http://{addr}");
+            let body = r#"{"jsonrpc":"2.0","id":1,"method":"fast","params":[]}"#;
+            let (a, b) = allocs_per_op(2000, || async {
+                let r = bare
+                    .post(url.as_str())
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("bare post");
+                assert!(r.bytes().await.expect("bare body").len() > 10);
+            })
+            .await;
+            println!("| bare reqwest POST (floor of rpc-http) | - | - | {} | - |", cell((a, b)));
             let mut line = String::from("| batch of 100 |");
             for p in peers {
                 match p {
