@@ -201,6 +201,10 @@ async fn new_heads_receives_exactly_the_mined_blocks() {
             .expect("the stream goes on")
             .expect("a header");
         let n = hex(head["number"].as_str().expect("number"));
+        if n <= start {
+            // Mined by another process between our subscribe and our first eth_blockNumber.
+            continue;
+        }
         assert_eq!(n, number + 1, "heads arrive in order without gaps");
         // It is the canonical block of that height.
         let block: Value = within(
