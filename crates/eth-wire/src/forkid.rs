@@ -119,16 +119,15 @@ impl Encodable for ForkId {
 
 impl Decodable for ForkId {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        // EIP-2124: extra list elements are allowed for forward compatibility.
-        if rlp.item_count()? < 2 {
+        // EIP-2124: extra list elements are allowed for forward compatibility, but every element must be
+        // well-formed and the elements must exactly fill the list.
+        let (list, count) = chain_types::codec::exact_list(rlp)?;
+        if count < 2 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         Ok(Self {
-            hash: rlp.val_at(0)?,
-            next: rlp.val_at(1)?,
+            hash: list.val_at(0)?,
+            next: list.val_at(1)?,
         })
     }
 }
@@ -311,6 +310,10 @@ mod tests {
         assert_eq!(hex_of(&rlp::encode(&zero)), "c6840102030480");
         // A 3-byte hash is rejected.
         assert!(rlp::decode::<ForkId>(&[0xc5, 0x83, 1, 2, 3, 0x80]).is_err());
+        // An extra well-formed element is tolerated (EIP-2124), a truncated one is not.
+        let extra = [0xc7, 0x84, 1, 2, 3, 4, 0x80, 0x05];
+        assert_eq!(rlp::decode::<ForkId>(&extra).ok(), Some(zero));
+        assert!(rlp::decode::<ForkId>(&[0xc7, 0x84, 1, 2, 3, 4, 0x80, 0x81]).is_err());
     }
 
     fn hex_of(b: &[u8]) -> String {

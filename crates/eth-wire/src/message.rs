@@ -3,9 +3,12 @@
 //! Every request and its reply carry a request id (EIP-2481): `[request-id, [fields…]]`. Codes are relative to
 //! the eth protocol's offset in the multiplexed connection. eth/67 dropped `GetNodeData`/`NodeData`; eth/68
 //! changed `NewPooledTransactionHashes` to `[types, sizes, hashes]`. Decoding is strict: the payload must be
-//! exactly one RLP item and trailing bytes are rejected.
+//! exactly one RLP item and trailing bytes are rejected, and every list is read with the strict helpers of
+//! [`chain_types::codec`], so a malformed or truncated item anywhere in a list is an error rather than the end of
+//! a silently shortened list.
 
 use bytes::Bytes;
+use chain_types::codec::{exact_list, list_of};
 use chain_types::{Body, Header, HeadersRequest, Receipt};
 use p2p_msg::Msg;
 use primitive_types::{H256, U256};
@@ -131,20 +134,18 @@ impl Encodable for Status {
 
 impl Decodable for Status {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if !rlp.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        // Extra elements are tolerated (forward compatibility), missing ones are not.
-        if rlp.item_count()? < 6 {
+        // Extra well-formed elements are tolerated (forward compatibility), missing or malformed ones are not.
+        let (list, count) = exact_list(rlp)?;
+        if count < 6 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         Ok(Self {
-            version: rlp.val_at(0)?,
-            network_id: rlp.val_at(1)?,
-            total_difficulty: rlp.val_at(2)?,
-            best_hash: rlp.val_at(3)?,
-            genesis: rlp.val_at(4)?,
-            fork_id: rlp.val_at(5)?,
+            version: list.val_at(0)?,
+            network_id: list.val_at(1)?,
+            total_difficulty: list.val_at(2)?,
+            best_hash: list.val_at(3)?,
+            genesis: list.val_at(4)?,
+            fork_id: list.val_at(5)?,
         })
     }
 }
@@ -168,10 +169,10 @@ impl Encodable for BlockHashNumber {
 
 impl Decodable for BlockHashNumber {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        expect_list_len(rlp, 2)?;
+        let list = fields(rlp, 2)?;
         Ok(Self {
-            hash: rlp.val_at(0)?,
-            number: rlp.val_at(1)?,
+            hash: list.val_at(0)?,
+            number: list.val_at(1)?,
         })
     }
 }
@@ -203,20 +204,16 @@ impl Encodable for NewBlock {
 
 impl Decodable for NewBlock {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        expect_list_len(rlp, 2)?;
-        let block = rlp.at(0)?;
-        if !block.is_list() {
-            return Err(DecoderError::RlpExpectedToBeList);
-        }
-        let n = block.item_count()?;
+        let list = fields(rlp, 2)?;
+        let (block, n) = exact_list(&list.at(0)?)?;
         if !(3..=4).contains(&n) {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         let header = block.val_at(0)?;
         let transactions = decode_txs(&block.at(1)?)?;
-        let ommers = list(&block.at(2)?)?;
+        let ommers = list_of(&block.at(2)?)?;
         let withdrawals = if n == 4 {
-            Some(list(&block.at(3)?)?)
+            Some(list_of(&block.at(3)?)?)
         } else {
             None
         };
@@ -227,7 +224,7 @@ impl Decodable for NewBlock {
                 ommers,
                 withdrawals,
             },
-            total_difficulty: rlp.val_at(1)?,
+            total_difficulty: list.val_at(1)?,
         })
     }
 }
@@ -254,10 +251,10 @@ impl Encodable for PooledTransactionsAnnouncement {
 
 impl Decodable for PooledTransactionsAnnouncement {
     fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
-        expect_list_len(rlp, 3)?;
-        let types: Vec<u8> = rlp.val_at(0)?;
-        let sizes: Vec<u32> = list(&rlp.at(1)?)?;
-        let hashes: Vec<H256> = list(&rlp.at(2)?)?;
+        let list = fields(rlp, 3)?;
+        let types: Vec<u8> = list.val_at(0)?;
+        let sizes: Vec<u32> = list_of(&list.at(1)?)?;
+        let hashes: Vec<H256> = list_of(&list.at(2)?)?;
         if types.len() != sizes.len() || sizes.len() != hashes.len() {
             return Err(DecoderError::Custom(
                 "announcement lists have different lengths",
@@ -476,29 +473,29 @@ fn decode_inner(
     let rlp = exact(payload)?;
     let m = match code {
         codes::STATUS => EthMessage::Status(rlp.as_val()?),
-        codes::NEW_BLOCK_HASHES => EthMessage::NewBlockHashes(list(&rlp)?),
+        codes::NEW_BLOCK_HASHES => EthMessage::NewBlockHashes(list_of(&rlp)?),
         codes::TRANSACTIONS => EthMessage::Transactions(decode_txs(&rlp)?),
         codes::GET_BLOCK_HEADERS => EthMessage::GetBlockHeaders(unpair(&rlp, |r| r.as_val())?),
-        codes::BLOCK_HEADERS => EthMessage::BlockHeaders(unpair(&rlp, list)?),
-        codes::GET_BLOCK_BODIES => EthMessage::GetBlockBodies(unpair(&rlp, list)?),
-        codes::BLOCK_BODIES => EthMessage::BlockBodies(unpair(&rlp, list)?),
+        codes::BLOCK_HEADERS => EthMessage::BlockHeaders(unpair(&rlp, list_of)?),
+        codes::GET_BLOCK_BODIES => EthMessage::GetBlockBodies(unpair(&rlp, list_of)?),
+        codes::BLOCK_BODIES => EthMessage::BlockBodies(unpair(&rlp, list_of)?),
         codes::NEW_BLOCK => EthMessage::NewBlock(Box::new(rlp.as_val()?)),
         codes::NEW_POOLED_TRANSACTION_HASHES if version >= EthVersion::Eth68 => {
             EthMessage::NewPooledTransactionHashes68(rlp.as_val()?)
         }
         codes::NEW_POOLED_TRANSACTION_HASHES => {
-            EthMessage::NewPooledTransactionHashes66(list(&rlp)?)
+            EthMessage::NewPooledTransactionHashes66(list_of(&rlp)?)
         }
-        codes::GET_POOLED_TRANSACTIONS => EthMessage::GetPooledTransactions(unpair(&rlp, list)?),
+        codes::GET_POOLED_TRANSACTIONS => EthMessage::GetPooledTransactions(unpair(&rlp, list_of)?),
         codes::POOLED_TRANSACTIONS => EthMessage::PooledTransactions(unpair(&rlp, decode_txs)?),
-        codes::GET_NODE_DATA => EthMessage::GetNodeData(unpair(&rlp, list)?),
-        codes::NODE_DATA => EthMessage::NodeData(unpair(&rlp, list)?),
-        codes::GET_RECEIPTS => EthMessage::GetReceipts(unpair(&rlp, list)?),
+        codes::GET_NODE_DATA => EthMessage::GetNodeData(unpair(&rlp, list_of)?),
+        codes::NODE_DATA => EthMessage::NodeData(unpair(&rlp, list_of)?),
+        codes::GET_RECEIPTS => EthMessage::GetReceipts(unpair(&rlp, list_of)?),
         codes::RECEIPTS => EthMessage::Receipts(unpair(&rlp, |r| {
-            if !r.is_list() {
-                return Err(DecoderError::RlpExpectedToBeList);
-            }
-            r.iter().map(|block| list(&block)).collect()
+            Ok(list_of::<ListOf<Receipt>>(r)?
+                .into_iter()
+                .map(|block| block.0)
+                .collect())
         })?),
         _ => return Err(DecoderError::Custom("unknown message code")),
     };
@@ -515,32 +512,33 @@ fn exact(bytes: &[u8]) -> Result<Rlp<'_>, DecoderError> {
     Ok(rlp)
 }
 
-fn expect_list_len(rlp: &Rlp<'_>, n: usize) -> Result<(), DecoderError> {
-    if !rlp.is_list() {
-        return Err(DecoderError::RlpExpectedToBeList);
-    }
-    if rlp.item_count()? != n {
+/// Checks that `rlp` is a list of exactly `n` well-formed items filling its payload; returns the list trimmed to
+/// itself, to read the fields from.
+fn fields<'a>(rlp: &Rlp<'a>, n: usize) -> Result<Rlp<'a>, DecoderError> {
+    let (list, count) = exact_list(rlp)?;
+    if count != n {
         return Err(DecoderError::RlpIncorrectListLen);
     }
-    Ok(())
+    Ok(list)
 }
 
-/// Decodes a list of `T`, rejecting a non-list.
-fn list<T: Decodable>(rlp: &Rlp<'_>) -> Result<Vec<T>, DecoderError> {
-    if !rlp.is_list() {
-        return Err(DecoderError::RlpExpectedToBeList);
+/// A nested list decoded strictly (the items of a list of lists, such as the receipts of one block).
+struct ListOf<T>(Vec<T>);
+
+impl<T: Decodable> Decodable for ListOf<T> {
+    fn decode(rlp: &Rlp<'_>) -> Result<Self, DecoderError> {
+        list_of(rlp).map(Self)
     }
-    rlp.as_list()
 }
 
 fn unpair<T>(
     rlp: &Rlp<'_>,
     inner: impl FnOnce(&Rlp<'_>) -> Result<T, DecoderError>,
 ) -> Result<RequestPair<T>, DecoderError> {
-    expect_list_len(rlp, 2)?;
+    let list = fields(rlp, 2)?;
     Ok(RequestPair {
-        request_id: rlp.val_at(0)?,
-        message: inner(&rlp.at(1)?)?,
+        request_id: list.val_at(0)?,
+        message: inner(&list.at(1)?)?,
     })
 }
 
@@ -575,24 +573,31 @@ fn append_txs(s: &mut RlpStream, txs: &[Bytes]) {
 
 /// Decodes a list of transactions in their in-list form into raw EIP-2718 bytes.
 fn decode_txs(rlp: &Rlp<'_>) -> Result<Vec<Bytes>, DecoderError> {
-    if !rlp.is_list() {
-        return Err(DecoderError::RlpExpectedToBeList);
+    Ok(list_of::<InListTx>(rlp)?
+        .into_iter()
+        .map(|tx| tx.0)
+        .collect())
+}
+
+/// One transaction in its in-list form (a legacy list as is, a typed one as a byte string), as raw EIP-2718 bytes.
+struct InListTx(Bytes);
+
+impl Decodable for InListTx {
+    fn decode(item: &Rlp<'_>) -> Result<Self, DecoderError> {
+        if item.is_list() {
+            // A legacy transaction is kept as its raw list, whose items must be well-formed and fill it exactly.
+            let (list, _) = exact_list(item)?;
+            return Ok(Self(Bytes::copy_from_slice(list.as_raw())));
+        }
+        let data = item.data()?;
+        match data.first() {
+            Some(t) if *t <= 0x7f => Ok(Self(Bytes::copy_from_slice(data))),
+            Some(_) => Err(DecoderError::Custom(
+                "typed transaction with an invalid type byte",
+            )),
+            None => Err(DecoderError::Custom("empty transaction")),
+        }
     }
-    rlp.iter()
-        .map(|item| {
-            if item.is_list() {
-                return Ok(Bytes::copy_from_slice(item.as_raw()));
-            }
-            let data = item.data()?;
-            match data.first() {
-                Some(t) if *t <= 0x7f => Ok(Bytes::copy_from_slice(data)),
-                Some(_) => Err(DecoderError::Custom(
-                    "typed transaction with an invalid type byte",
-                )),
-                None => Err(DecoderError::Custom("empty transaction")),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -8,3 +8,4 @@ mod handshake;
 mod messages;
 mod node;
 mod serve;
+mod strict;
