@@ -17,7 +17,7 @@ pub(crate) struct ConnectArgs {
     /// An extra header `NAME:VALUE` (HTTP requests, or the WebSocket handshake); repeatable.
     #[arg(long = "header", short = 'H', value_name = "NAME:VALUE", value_parser = parse_header)]
     pub(crate) headers: Vec<(String, String)>,
-    /// Bound in seconds on connecting and on each request.
+    /// Bound in seconds on connecting, on each request and on closing.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
 }
@@ -71,8 +71,8 @@ impl Endpoint {
         redacted(&self.url)
     }
 
-    /// Dials the endpoint and returns a client whose connect and request timeouts are
-    /// `args.timeout`.
+    /// Dials the endpoint and returns a client whose connect, request, unsubscribe and write
+    /// timeouts are `args.timeout`.
     ///
     /// # Errors
     ///
@@ -86,7 +86,8 @@ impl Endpoint {
         let builder = ClientBuilder::new()
             .request_timeout(args.timeout)
             .connect_timeout(args.timeout)
-            .unsubscribe_timeout(args.timeout);
+            .unsubscribe_timeout(args.timeout)
+            .write_timeout(args.timeout);
         match self.scheme {
             Scheme::Ws => {
                 let mut ws = rpc_ws::WsConnector::builder(self.url.as_str());
