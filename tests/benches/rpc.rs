@@ -441,6 +441,36 @@ async fn subscription(peer: &Peer, n: usize) -> Measure {
     summarize(n as f64, start.elapsed(), Vec::new())
 }
 
+async fn bare_ws_sequential(addr: std::net::SocketAddr, n: usize) -> Measure {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("bare tcp connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}"), tcp)
+        .await
+        .expect("bare ws handshake");
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        let req = format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"fast","params":[]}}"#);
+        ws.send(Message::text(req)).await.expect("bare send");
+        loop {
+            match ws.next().await.expect("bare stream").expect("bare frame") {
+                Message::Text(t) => {
+                    assert!(t.len() > 20);
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        lat.push(t.elapsed());
+    }
+    summarize(n as f64, start.elapsed(), lat)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Slow subscriber and memory.
 
@@ -740,6 +770,27 @@ fn main() {
                     let http = compare(&[&c.j_http], f).await;
                     row(name, "http", unit, None, http[0]);
                 }
+            }
+        }
+        if selected("sequential") {
+            // The floor of a sequential WebSocket call: a bare tokio-tungstenite connection
+            // driven by the calling task itself (no background task, no id map, no JSON parse
+            // beyond a length check).
+            let mut floor: Option<Measure> = None;
+            for _ in 0..rounds() {
+                let cpu0 = client_cpu_ns();
+                let mut m = bare_ws_sequential(addr, seq_n).await;
+                m.cpu_ns = (client_cpu_ns() - cpu0) as f64 / m.ops;
+                floor = Some(best(floor, m));
+            }
+            if let Some(f) = floor {
+                println!(
+                    "floor (bare tokio-tungstenite in the calling task, sequential): {:.0} calls/s, p50 {}, p99 {}, client CPU {:.2} µs per call",
+                    f.rate,
+                    fmt_dur(f.p50),
+                    fmt_dur(f.p99),
+                    f.cpu_ns / 1000.0
+                );
             }
         }
         if selected("subscription") {
