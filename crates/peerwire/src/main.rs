@@ -48,7 +48,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -83,6 +86,37 @@ fn init_tracing() {
             .with_writer(std::io::stderr)
             .init();
     }
+}
+
+/// Help and version go to stdout (exit 0); a usage error becomes one line on stderr (exit 2),
+/// like every other failure.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            ExitCode::from(endpoint::EXIT_FAILURE)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    // clap's message without its usage and hint paragraphs, on one line.
+    let text = e.to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("error: {message} (see --help)");
+    ExitCode::from(endpoint::EXIT_FAILURE)
 }
 
 /// Prints `e` as one line on stderr and picks the exit code.
