@@ -437,7 +437,8 @@ impl State {
             tracing::debug!(method, "malformed subscription notification");
             return;
         };
-        let key = &p.subscription.0;
+        let mut buf = [0u8; wire::NUM_KEY_BUF];
+        let key = p.subscription.as_key(&mut buf);
         let Some(sub) = self.subs.get(key.as_ref()) else {
             tracing::debug!(method, subscription = %key, "notification for unknown subscription");
             return;
@@ -463,7 +464,7 @@ impl State {
             tracing::warn!(subscription = %key, "subscription buffer overflowed, unsubscribing");
             self.subs.remove(key.as_ref());
             self.live.remove(&sub.local_id);
-            self.push_unsub(shared, &sub.unsubscribe_method, key);
+            self.push_unsub(shared, &sub.unsubscribe_method, &key);
         }
     }
 

@@ -173,14 +173,7 @@ fn lenient_sub<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SubParams<'de>>
                 match key.as_ref() {
                     "subscription" => {
                         let raw: &'de RawValue = a.next_value()?;
-                        subscription =
-                            serde_json::from_str::<SubKey<'de>>(raw.get())
-                                .ok()
-                                .map(|k| match k.0 {
-                                    // A borrowed key borrows from `raw`, which lives as long as 'de.
-                                    Cow::Borrowed(b) => SubKey(Cow::Borrowed(b)),
-                                    Cow::Owned(o) => SubKey(Cow::Owned(o)),
-                                });
+                        subscription = serde_json::from_str::<SubKey<'de>>(raw.get()).ok();
                     }
                     "result" => result = Some(a.next_value::<&'de RawValue>()?),
                     "error" => error = Some(a.next_value::<&'de RawValue>()?),
@@ -222,8 +215,56 @@ fn lenient_sub<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SubParams<'de>>
 }
 
 /// A subscription id as a lookup key: strings as they are, numbers as NUL + digits.
+///
+/// Numbers are kept as numbers until the key is needed, so looking up a numeric id (the
+/// common case for every notification) needs no heap allocation: see [`SubKey::as_key`].
 #[derive(Debug)]
-pub(crate) struct SubKey<'a>(pub(crate) Cow<'a, str>);
+pub(crate) enum SubKey<'a> {
+    /// A string id, used as the key as it is.
+    Text(Cow<'a, str>),
+    /// A non-negative numeric id.
+    U64(u64),
+    /// A negative numeric id.
+    I64(i64),
+}
+
+/// Room for the key of any numeric id: NUL, a sign and 20 digits.
+pub(crate) const NUM_KEY_BUF: usize = 24;
+
+impl SubKey<'_> {
+    /// The internal key, written into `buf` for numeric ids (no allocation).
+    pub(crate) fn as_key<'b>(&'b self, buf: &'b mut [u8; NUM_KEY_BUF]) -> Cow<'b, str> {
+        let mut cursor: &mut [u8] = &mut buf[..];
+        let written = match self {
+            SubKey::Text(t) => return Cow::Borrowed(t.as_ref()),
+            SubKey::U64(v) => write!(cursor, "\0{v}"),
+            SubKey::I64(v) => write!(cursor, "\0{v}"),
+        };
+        let left = cursor.len();
+        let len = NUM_KEY_BUF - left;
+        match (written, buf.get(..len).map(std::str::from_utf8)) {
+            (Ok(()), Some(Ok(s))) => Cow::Borrowed(s),
+            _ => Cow::Owned(self.to_key()),
+        }
+    }
+
+    /// The internal key as an owned string.
+    pub(crate) fn to_key(&self) -> String {
+        match self {
+            SubKey::Text(t) => t.clone().into_owned(),
+            SubKey::U64(v) => format!("\0{v}"),
+            SubKey::I64(v) => format!("\0{v}"),
+        }
+    }
+
+    /// The internal key as an owned string, reusing an owned text id.
+    pub(crate) fn into_key(self) -> String {
+        match self {
+            SubKey::Text(t) => t.into_owned(),
+            other => other.to_key(),
+        }
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for SubKey<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -234,19 +275,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for SubKey<'a> {
                 f.write_str("a subscription id (string or number)")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<SubKey<'de>, E> {
-                Ok(SubKey(Cow::Borrowed(v)))
+                Ok(SubKey::Text(Cow::Borrowed(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SubKey<'de>, E> {
-                Ok(SubKey(Cow::Owned(v.to_owned())))
+                Ok(SubKey::Text(Cow::Owned(v.to_owned())))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<SubKey<'de>, E> {
-                Ok(SubKey(Cow::Owned(v)))
+                Ok(SubKey::Text(Cow::Owned(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<SubKey<'de>, E> {
-                Ok(SubKey(Cow::Owned(format!("\0{v}"))))
+                Ok(SubKey::U64(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SubKey<'de>, E> {
-                Ok(SubKey(Cow::Owned(format!("\0{v}"))))
+                Ok(SubKey::I64(v))
             }
         }
         d.deserialize_any(V)
@@ -256,7 +297,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SubKey<'a> {
 /// Parses a subscribe reply's result into a subscription key.
 pub(crate) fn parse_sub_id(raw: &RawValue) -> Result<String, Error> {
     serde_json::from_str::<SubKey<'_>>(raw.get())
-        .map(|k| k.0.into_owned())
+        .map(SubKey::into_key)
         .map_err(|e| Error::InvalidResponse(format!("bad subscription id {}: {e}", raw.get())))
 }
 
@@ -425,6 +466,29 @@ mod tests {
     }
 
     #[test]
+    fn numeric_subscription_keys_match_their_owned_form() {
+        for text in [
+            "0",
+            "12",
+            "18446744073709551615",
+            "-1",
+            "-9223372036854775808",
+            "\"0xab\"",
+        ] {
+            let key: SubKey<'_> = serde_json::from_str(text).unwrap();
+            let mut buf = [0u8; NUM_KEY_BUF];
+            let borrowed = key.as_key(&mut buf).into_owned();
+            assert_eq!(borrowed, key.to_key());
+            assert_eq!(
+                borrowed,
+                parse_sub_id(&RawValue::from_string(text.into()).unwrap()).unwrap()
+            );
+        }
+        let key: SubKey<'_> = serde_json::from_str("7").unwrap();
+        assert_eq!(key.to_key(), "\u{0}7");
+    }
+
+    #[test]
     fn null_result_is_a_result() {
         let Parsed::One(m) = parse_frame(br#"{"id":3,"result":null}"#).unwrap() else {
             panic!("not one")
@@ -463,7 +527,7 @@ mod tests {
         };
         assert_eq!(m.method.as_deref(), Some("eth_subscription"));
         let p = m.sub.unwrap();
-        assert_eq!(p.subscription.0, "0x1");
+        assert_eq!(p.subscription.to_key(), "0x1");
         assert_eq!(p.result.unwrap().get(), r#"{"n":1}"#);
         let Parsed::One(m) = parse_frame(
             br#"{"method":"x_subscription","params":{"extra":[1],"subscription":12,"result":null}}"#,
@@ -472,7 +536,7 @@ mod tests {
             panic!("not one")
         };
         let p = m.sub.unwrap();
-        assert_eq!(p.subscription.0, "\u{0}12");
+        assert_eq!(p.subscription.to_key(), "\u{0}12");
         assert_eq!(p.result.unwrap().get(), "null");
         for params in [r#"[1,2]"#, r#"{"subscription":[]}"#, r#""s""#, "null", "{}"] {
             let frame = format!(r#"{{"method":"x_subscription","params":{params}}}"#);
