@@ -2,17 +2,13 @@
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
-
 /// Writes `text` and a newline to stdout and flushes, so that a reader of a pipe sees each line
 /// as soon as it is written.
 ///
 /// # Errors
 ///
-/// When stdout is closed or cannot be written.
-pub(crate) fn line(text: &str) -> anyhow::Result<()> {
+/// When stdout is closed or cannot be written (a closed pipe is `ErrorKind::BrokenPipe`).
+pub(crate) fn line(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .context("cannot write to stdout")
+    writeln!(out, "{text}").and_then(|()| out.flush())
 }

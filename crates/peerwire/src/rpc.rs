@@ -1,8 +1,6 @@
 //! `peerwire rpc <URL> <METHOD> [PARAMS]`: one JSON-RPC call, its result printed as one line of
 //! JSON.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use crate::{cli_json, endpoint};
@@ -38,9 +36,5 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("{} at {}", args.method, endpoint.display()));
     client.close().await;
-    let line = cli_json::compact(&result?);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .context("cannot write to stdout")
+    crate::output::line(&cli_json::compact(&result?)).context("cannot write to stdout")
 }

@@ -69,7 +69,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let key = NodeKey::load_or_generate(&key_path)
         .with_context(|| format!("cannot load the node key {}", key_path.display()))?;
     let mut node = ServingNode::start(store.clone(), id, key, args.listen).await?;
-    crate::output::line(&node.enode().to_string())?;
+    crate::output::line(&node.enode().to_string()).context("cannot write to stdout")?;
     if let Some((head, td)) = store.head()? {
         tracing::info!(number = head.number, hash = %head.hash(), %td, "serving");
     }

@@ -1,7 +1,7 @@
 //! `peerwire subscribe <WS_URL> <KIND> [PARAMS] [--count N]`: `eth_subscribe` with
 //! `[KIND, ...PARAMS]`; each notification's result is printed as one line of JSON.
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
@@ -76,9 +76,7 @@ async fn stream(
         match item {
             Some(Ok(raw)) => {
                 seen += 1;
-                let line = cli_json::compact(&raw);
-                let mut out = std::io::stdout().lock();
-                match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                match crate::output::line(&cli_json::compact(&raw)) {
                     Ok(()) => {}
                     // The reader went away (`| head -n1`): stop quietly.
                     Err(e) if e.kind() == ErrorKind::BrokenPipe => break,

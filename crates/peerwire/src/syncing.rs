@@ -283,7 +283,7 @@ pub(crate) fn print_summary(
         }
         text
     };
-    crate::output::line(&line)
+    crate::output::line(&line).context("cannot write to stdout")
 }
 
 /// The process's peak resident set size (Linux `VmHWM`), if known.
