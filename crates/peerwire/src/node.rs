@@ -1,7 +1,6 @@
-//! Running eth nodes over RLPx: serving a store to others, dialing peers to sync from, learning a
-//! peer's chain from its Status, and the small `chain.json` file that names a data directory's chain.
+//! Running eth nodes over RLPx: serving a store to others, dialing peers to sync from (also a
+//! peer of a chain we do not know yet), and the small `chain.json` file that names a data directory's chain.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -9,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chain_types::{BlockEntry, ChainSource as _, ChainStore, H256, HeadersRequest, U256};
-use eth_wire::{ETH_MESSAGE_COUNT, EthMessage, EthNode, EthPeer, EthVersion, Status};
+use eth_wire::{EthNode, EthPeer};
 use futures::stream::{FuturesUnordered, StreamExt as _};
-use p2p_msg::{MsgReader as _, ProtoRw, Protocol};
+use p2p_msg::ProtoRw;
 use p2p_rlpx::{Enode, Host, HostConfig, NodeKey, PeerEvent};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// An eth peer reached over RLPx.
@@ -115,13 +114,7 @@ impl ServingNode {
         key: NodeKey,
         listen: SocketAddr,
     ) -> anyhow::Result<Self> {
-        let genesis_difficulty = store
-            .header_by_number(0)?
-            .map_or_else(U256::zero, |g| g.difficulty);
-        let mut node = EthNode::new(chain.network_id, chain.genesis);
-        node.genesis_difficulty = genesis_difficulty;
-        node.store = Some(store);
-        let node = Arc::new(node);
+        let node = Arc::new(eth_node(chain, store)?);
         let mut config = HostConfig::new(key);
         config.listen_addr = listen;
         config.client_id = client_id();
@@ -156,6 +149,16 @@ impl Drop for ServingNode {
     }
 }
 
+/// An eth node for `chain` that serves `store` and announces its head.
+fn eth_node(chain: ChainId, store: Arc<dyn ChainStore>) -> anyhow::Result<EthNode> {
+    let mut node = EthNode::new(chain.network_id, chain.genesis);
+    node.genesis_difficulty = store
+        .header_by_number(0)?
+        .map_or_else(U256::zero, |g| g.difficulty);
+    node.store = Some(store);
+    Ok(node)
+}
+
 /// Our client id in Hello.
 pub(crate) fn client_id() -> String {
     format!("peerwire/v{}", env!("CARGO_PKG_VERSION"))
@@ -186,12 +189,30 @@ impl Client {
         chain: ChainId,
         store: Arc<dyn ChainStore>,
     ) -> anyhow::Result<(Self, Vec<RlpxPeer>)> {
-        let (peers_tx, mut peers_rx) = mpsc::channel(enodes.len().max(1));
-        let mut node = EthNode::new(chain.network_id, chain.genesis);
-        node.genesis_difficulty = store
-            .header_by_number(0)?
-            .map_or_else(U256::zero, |g| g.difficulty);
+        Self::connect_with(enodes, eth_node(chain, store)?).await
+    }
+
+    /// Dials one enode of a chain we do not know yet: eth's follower handshake mirrors the
+    /// peer's Status (network, genesis, fork id) instead of checking it, so the caller learns
+    /// the chain from [`EthPeer::remote_status`] and must check it itself.
+    pub(crate) async fn connect_following(
+        enode: &Enode,
+        store: Arc<dyn ChainStore>,
+    ) -> anyhow::Result<(Self, RlpxPeer)> {
+        // The network and genesis given here are never announced: the follower mirrors the peer's.
+        let mut node = EthNode::new(0, H256::zero());
+        node.follow_remote_chain = true;
         node.store = Some(store);
+        let (client, mut peers) = Self::connect_with(std::slice::from_ref(enode), node).await?;
+        let peer = peers.pop().context("no eth peer after the handshake")?;
+        Ok((client, peer))
+    }
+
+    async fn connect_with(
+        enodes: &[Enode],
+        mut node: EthNode,
+    ) -> anyhow::Result<(Self, Vec<RlpxPeer>)> {
+        let (peers_tx, mut peers_rx) = mpsc::channel(enodes.len().max(1));
         node.peers = Some(peers_tx);
         let node = Arc::new(node);
         let mut config = HostConfig::new(NodeKey::generate());
@@ -296,92 +317,6 @@ pub(crate) fn describe_exit(exit: &p2p_msg::PeerExit) -> String {
         ),
         None => format!("{side} disconnected: {}", exit.reason),
     }
-}
-
-/// Connects to `enode` only to read its eth Status, then disconnects.
-///
-/// This is how `sync` learns a chain it has never seen: the Status names the network and the genesis.
-pub(crate) async fn probe_status(enode: &Enode) -> anyhow::Result<Status> {
-    let (status_tx, status_rx) = mpsc::channel::<Status>(1);
-    let protocols = EthVersion::ALL
-        .iter()
-        .map(|&version| {
-            let status_tx = status_tx.clone();
-            Protocol::new(
-                "eth",
-                u32::from(version.number()),
-                ETH_MESSAGE_COUNT,
-                move |_info, rw| {
-                    let status_tx = status_tx.clone();
-                    read_status(version, rw, status_tx)
-                },
-            )
-        })
-        .collect();
-    drop(status_tx);
-    let mut config = HostConfig::new(NodeKey::generate());
-    config.client_id = client_id();
-    config.protocols = protocols;
-    let (host, events) = Host::bind(config).await.context("cannot bind the dialer")?;
-    let events = tokio::spawn(log_events(events));
-    let (done_tx, done_rx) = oneshot::channel();
-    let connection = {
-        let host = host.clone();
-        let enode = *enode;
-        async move {
-            let result = host.connect(&enode).await;
-            let _ = done_tx.send(());
-            result
-        }
-    };
-    let result = bounded(CONNECT_TIMEOUT, async {
-        let mut status_rx = status_rx;
-        tokio::select! {
-            biased;
-            status = status_rx.recv() => status.context("no eth Status"),
-            result = connection => match (status_rx.try_recv(), result) {
-                (Ok(status), _) => Ok(status),
-                (Err(_), Ok(exit)) => bail!("the connection ended before Status ({})", describe_exit(&exit)),
-                (Err(_), Err(e)) => bail!("{}", error_chain(&e)),
-            },
-        }
-    })
-    .await
-    .with_context(|| format!("peer {}", enode_short(enode)));
-    drop(done_rx);
-    host.shutdown();
-    events.abort();
-    result
-}
-
-/// The probe protocol: reads the remote Status and quits.
-async fn read_status(
-    version: EthVersion,
-    rw: ProtoRw,
-    status_tx: mpsc::Sender<Status>,
-) -> Result<(), p2p_msg::Error> {
-    let msg = rw.read_msg().await?;
-    match EthMessage::from_msg(version, &msg) {
-        Ok(EthMessage::Status(status)) => {
-            let _ = status_tx.try_send(status);
-            Ok(())
-        }
-        Ok(other) => Err(p2p_msg::Error::transport(std::io::Error::other(format!(
-            "expected Status, got {}",
-            other.name()
-        )))),
-        Err(e) => Err(p2p_msg::Error::transport(e)),
-    }
-}
-
-/// Runs `future` for at most `limit`.
-pub(crate) async fn bounded<T>(
-    limit: Duration,
-    future: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    tokio::time::timeout(limit, future)
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out after {limit:?}"))?
 }
 
 /// Fetches header 0 from `peer` and checks that it hashes to `genesis`.

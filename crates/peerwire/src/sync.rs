@@ -43,9 +43,11 @@ fn parse_enodes(texts: &[String]) -> anyhow::Result<Vec<Enode>> {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let enodes = parse_enodes(&args.peers)?;
     let store: Arc<dyn ChainStore> = syncing::open_store(&args.datadir)?;
-    // The first peer's Status names its chain; a stored chain must be the same one.
-    let first = enodes.first().context("no --peer given")?;
-    let status = node::probe_status(first).await?;
+    // The first peer's Status names its chain (the follower handshake mirrors it); a stored chain
+    // must be the same one.
+    let (first, rest) = enodes.split_first().context("no --peer given")?;
+    let (first_client, first_peer) = Client::connect_following(first, store.clone()).await?;
+    let status = first_peer.remote_status();
     let remote = ChainId {
         network_id: status.network_id,
         genesis: status.genesis,
@@ -59,23 +61,27 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 args.datadir.display()
             )
         }
-        None => {}
+        None => {
+            let genesis = node::fetch_genesis(&first_peer, remote.genesis)
+                .await
+                .with_context(|| format!("peer {}", node::enode_short(first)))?;
+            store.insert_batch(vec![genesis])?;
+            remote.save(&args.datadir)?;
+        }
     }
-
-    let (client, peers) = Client::connect(&enodes, remote, store.clone()).await?;
-    if stored.is_none() {
-        let genesis = node::fetch_genesis(&peers[0], remote.genesis)
-            .await
-            .with_context(|| format!("peer {}", node::enode_short(first)))?;
-        store.insert_batch(vec![genesis])?;
-        remote.save(&args.datadir)?;
-    }
+    let (rest_client, rest_peers) = if rest.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (client, peers) = Client::connect(rest, remote, store.clone()).await?;
+        (Some(client), peers)
+    };
+    let peers: Vec<_> = std::iter::once(first_peer).chain(rest_peers).collect();
     let sources: Vec<Arc<dyn DynChainSource>> = peers
         .into_iter()
         .map(|p| Arc::new(p) as Arc<dyn DynChainSource>)
         .collect();
     let outcome = syncing::sync_from(store.clone(), sources, args.mode, !args.json).await?;
-    drop(client);
+    drop((first_client, rest_client));
     let verified = syncing::verify(store.as_ref(), &outcome)?;
     syncing::print_summary(&outcome, &verified, "rlpx", args.json)
 }

@@ -165,6 +165,34 @@ async fn serve_and_sync_over_rlpx_resume_and_refuse_another_chain() {
     assert_eq!(s["headers"], 250);
     assert_eq!(s["verified_receipts"], 250);
 
+    // Two peers of the same chain: the first is dialed with the follower handshake, the second
+    // with the chain learned from it.
+    let second_dir = tempdir();
+    let second = serve(&[
+        "serve",
+        "--datadir",
+        second_dir.path().to_str().expect("utf-8"),
+        "--generate",
+        "250",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    let both = tempdir();
+    let s2 = summary(&[
+        "sync",
+        "--peer",
+        &server.enode,
+        "--peer",
+        &second.enode,
+        "--datadir",
+        both.path().to_str().expect("utf-8"),
+    ])
+    .await;
+    assert_eq!(s2["peers"], 2);
+    assert_eq!(s2["head_hash"], expected["head_hash"]);
+    assert_eq!(s2["verified_bodies"], 250);
+
     let again = summary(&["sync", "--peer", &server.enode, "--datadir", synced_path]).await;
     assert_eq!(again["headers"], 0, "nothing new to sync: {again}");
     assert_eq!(again["head_hash"], expected["head_hash"]);
