@@ -1,8 +1,10 @@
 //! Strict RLP helpers for decoding peer input with the `rlp` 0.6 crate.
 //!
 //! The `rlp` crate's list iterator (`Rlp::iter`, `as_list`, `item_count`) stops silently at the first malformed
-//! item, and on a top-level view with trailing bytes it yields those bytes as further items. These helpers reject
-//! both: every list must be exactly filled by its items and a top-level value must span all of its input.
+//! item, and a view over input with bytes after its first value reads only that value. These helpers reject both:
+//! [`list_of`] and [`exact_list`] require every list to be exactly filled by well-formed items, and
+//! [`decode_exact`] requires a top-level value to span all of its input (`list_of` alone does not check what
+//! follows the list).
 //! Every decoder of this crate uses them; protocol crates decoding messages around these types should too.
 
 use rlp::{Decodable, DecoderError, Rlp};
