@@ -61,7 +61,7 @@ pub use header::{
 pub use primitive_types::{H160 as Address, H256, U256};
 pub use receipt::{Log, Receipt, ReceiptStatus};
 pub use source::{
-    BlockHashOrNumber, BoxFuture, ChainSource, DynChainSource, HeadersRequest, PeerId,
+    BlockHashOrNumber, BlockRange, BoxFuture, ChainSource, DynChainSource, HeadersRequest, PeerId,
 };
 pub use store::{
     BlockEntry, ChainStore, DEFAULT_CACHE_BYTES, INDEX_FLUSH_HEADERS, MemoryStore, RedbStore,

@@ -129,6 +129,26 @@ impl Decodable for HeadersRequest {
     }
 }
 
+/// The blocks a source can serve, as an eth/69 peer announces them: `earliest..=latest`, with the hash of
+/// `latest` (its head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockRange {
+    /// The lowest block the source still has bodies and receipts for.
+    pub earliest: u64,
+    /// The source's head number.
+    pub latest: u64,
+    /// The source's head hash.
+    pub latest_hash: H256,
+}
+
+impl BlockRange {
+    /// Whether `number` is in the range.
+    #[must_use]
+    pub const fn contains(&self, number: u64) -> bool {
+        self.earliest <= number && number <= self.latest
+    }
+}
+
 /// A peer (or any source) that serves chain data.
 ///
 /// Replies may be short, empty, out of order or wrong: callers validate them (linkage, hashes, roots). Bodies and
@@ -139,7 +159,16 @@ pub trait ChainSource: Send + Sync {
     fn id(&self) -> &str;
 
     /// The head the source announced: its hash and total difficulty.
+    ///
+    /// Post-merge peers (eth/69 and later) announce no total difficulty; their sources return the head hash
+    /// with a zero difficulty and describe what they serve through [`ChainSource::block_range`].
     fn head(&self) -> (H256, U256);
+
+    /// The range of blocks the source says it can serve (eth/69's Status and `BlockRangeUpdate`), if it announced
+    /// one. The default is `None`: the source announced no range (eth/68 and older, in-process sources).
+    fn block_range(&self) -> Option<BlockRange> {
+        None
+    }
 
     /// Headers selected by `request`.
     ///
@@ -192,6 +221,9 @@ pub trait DynChainSource: Send + Sync {
     /// See [`ChainSource::head`].
     fn head(&self) -> (H256, U256);
 
+    /// See [`ChainSource::block_range`].
+    fn block_range(&self) -> Option<BlockRange>;
+
     /// See [`ChainSource::headers`].
     ///
     /// # Errors
@@ -235,6 +267,10 @@ impl<T: ChainSource> DynChainSource for T {
         ChainSource::head(self)
     }
 
+    fn block_range(&self) -> Option<BlockRange> {
+        ChainSource::block_range(self)
+    }
+
     fn headers_boxed(&self, request: HeadersRequest) -> BoxFuture<'_, Result<Vec<Header>, Error>> {
         Box::pin(self.headers(request))
     }
@@ -255,6 +291,10 @@ impl ChainSource for dyn DynChainSource {
 
     fn head(&self) -> (H256, U256) {
         DynChainSource::head(self)
+    }
+
+    fn block_range(&self) -> Option<BlockRange> {
+        DynChainSource::block_range(self)
     }
 
     fn headers(
@@ -283,6 +323,10 @@ impl<T: ChainSource + ?Sized> ChainSource for Arc<T> {
 
     fn head(&self) -> (H256, U256) {
         (**self).head()
+    }
+
+    fn block_range(&self) -> Option<BlockRange> {
+        (**self).block_range()
     }
 
     fn headers(
