@@ -1,4 +1,4 @@
-//! Block headers: [`Header`] with every field through Cancun and Prague, its RLP form and Keccak-256 hash, and
+//! Block headers: [`Header`] with every field through Prague and Amsterdam, its RLP form and Keccak-256 hash, and
 //! [`SealedHeader`], a header kept together with its hash.
 
 use std::ops::Deref;
@@ -112,10 +112,11 @@ impl Decodable for Bloom {
 /// Number of header fields up to and including `nonce` (the pre-London header).
 const BASE_FIELDS: usize = 15;
 
-/// An Ethereum block header with every field through Cancun and Prague.
+/// An Ethereum block header with every field through Prague and Amsterdam.
 ///
 /// The optional tail (base fee from London, withdrawals root from Shanghai, blob gas used, excess blob gas and
-/// parent beacon block root from Cancun, requests hash from Prague) is encoded in order and only up to the last
+/// parent beacon block root from Cancun, requests hash from Prague, block access list hash and slot number from
+/// Amsterdam) is encoded in order and only up to the last
 /// present field. A `None` before a present field cannot be expressed on the wire: it is encoded as zero and
 /// decodes as `Some(0)` (or the zero hash), so such headers do not round-trip. Every real header has a tail that
 /// is a prefix.
@@ -163,6 +164,10 @@ pub struct Header {
     pub parent_beacon_block_root: Option<H256>,
     /// EIP-7685 requests hash (Prague).
     pub requests_hash: Option<H256>,
+    /// EIP-7928 block access list hash (Amsterdam).
+    pub block_access_list_hash: Option<H256>,
+    /// EIP-7843 beacon slot number (Amsterdam).
+    pub slot_number: Option<u64>,
 }
 
 impl Header {
@@ -178,9 +183,13 @@ impl Header {
         SealedHeader { header: self, hash }
     }
 
-    /// Number of optional tail fields that the encoding carries (0 to 6).
+    /// Number of optional tail fields that the encoding carries (0 to 8).
     fn tail_len(&self) -> usize {
-        if self.requests_hash.is_some() {
+        if self.slot_number.is_some() {
+            8
+        } else if self.block_access_list_hash.is_some() {
+            7
+        } else if self.requests_hash.is_some() {
             6
         } else if self.parent_beacon_block_root.is_some() {
             5
@@ -261,6 +270,12 @@ impl Encodable for Header {
         }
         if tail >= 6 {
             s.append(&self.requests_hash.unwrap_or_default());
+        }
+        if tail >= 7 {
+            s.append(&self.block_access_list_hash.unwrap_or_default());
+        }
+        if tail >= 8 {
+            s.append(&self.slot_number.unwrap_or_default());
         }
     }
 }
@@ -396,8 +411,10 @@ impl Decodable for Header {
             excess_blob_gas: it.next_opt()?,
             parent_beacon_block_root: it.next_opt()?,
             requests_hash: it.next_opt()?,
+            block_access_list_hash: it.next_opt()?,
+            slot_number: it.next_opt()?,
         };
-        // At most the 21 fields through Prague.
+        // At most the 23 fields through Amsterdam.
         it.finish()?;
         Ok(header)
     }

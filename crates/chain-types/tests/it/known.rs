@@ -363,3 +363,54 @@ fn real_receipt_bloom() {
         receipt
     );
 }
+
+/// An Amsterdam header (block access list hash and slot number present): the head block (600) of the chain that
+/// go-ethereum v1.17.10 ships for its devp2p eth test suite, `cmd/devp2p/internal/ethtest/testdata/headblock.json`.
+#[test]
+fn amsterdam_header_hash() {
+    let header = Header {
+        parent_hash: h256("b9403f2fabc0077d19cafe4a8de453d4982a9babbadb18adc5bd049759a466d2"),
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::zero(),
+        state_root: h256("7714335f0d11ff7d9c447b48a5c8071bdead229c9b6a00f9a87ef663d1f5996c"),
+        transactions_root: h256("8f1879f491385b897b82631bc1b67c60940f300a0efac828b9c5a7b4b1fdf0e5"),
+        receipts_root: h256("207747b04b9c2f4d7d606ac84919e6e8e46f63a2b258defd37bccb40cffeb730"),
+        logs_bloom: bloom(concat!(
+            "000000000000000000000000000000010000020000080000000000000000000000000002000000000000100000000000",
+            "008000000000000000000000010000000000000000000000001040080020000002000040004000000000000000000020",
+            "000000204004000020000000000000000000000000000000000000100010800000000000000000000000000000000000",
+            "000000000000000100000000000000000000000000000000000000000002000000000000000000000000000000000000",
+            "000080020000000000080000000000000000000000000000000000000000004000040000000000000000000000000000",
+            "00000800000000000000000000000000"
+        )),
+        difficulty: U256::zero(),
+        number: 0x258,
+        gas_limit: 0x5f5e100,
+        gas_used: 0x2cd30,
+        timestamp: 0x1770,
+        extra_data: Bytes::new(),
+        mix_hash: H256::zero(),
+        nonce: [0; 8],
+        base_fee_per_gas: Some(7),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(h256(
+            "f5003fc8f92358e790a114bce93ce1d9c283c85e1787f8d7d56714d3489b49e6",
+        )),
+        requests_hash: Some(h256(
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        )),
+        block_access_list_hash: Some(h256(
+            "0a1284314a8bb83f3c1d5a4d7667dc9c3fa34b8191b590ccf5c4854d2c1a0dc2",
+        )),
+        slot_number: Some(0x234),
+    };
+    assert_eq!(
+        header.hash(),
+        h256("9d78f73579811aa17b112188ce020cda4362b0d57a4a339a0c3911c4ace7220c")
+    );
+    let bytes = rlp::encode(&header);
+    assert_eq!(rlp::Rlp::new(&bytes).item_count().unwrap(), 23);
+    assert_eq!(Header::decode_exact(&bytes).unwrap(), header);
+}

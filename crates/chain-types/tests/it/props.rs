@@ -56,16 +56,18 @@ fn header() -> impl Strategy<Value = Header> {
         any::<[u8; 8]>(),
     );
     let tail = (
-        0usize..=6,
+        0usize..=8,
         any::<u64>(),
         h256(),
         any::<u64>(),
         any::<u64>(),
         h256(),
         h256(),
+        h256(),
+        any::<u64>(),
     );
     (base, rest, tail).prop_map(|(b, r, t)| {
-        let (tail_len, base_fee, wroot, blob, excess, beacon, requests) = t;
+        let (tail_len, base_fee, wroot, blob, excess, beacon, requests, access_list, slot) = t;
         Header {
             parent_hash: b.0,
             ommers_hash: b.1,
@@ -88,6 +90,8 @@ fn header() -> impl Strategy<Value = Header> {
             excess_blob_gas: (tail_len >= 4).then_some(excess),
             parent_beacon_block_root: (tail_len >= 5).then_some(beacon),
             requests_hash: (tail_len >= 6).then_some(requests),
+            block_access_list_hash: (tail_len >= 7).then_some(access_list),
+            slot_number: (tail_len >= 8).then_some(slot),
         }
     })
 }

@@ -72,6 +72,8 @@ fn header() -> impl Strategy<Value = Header> {
                 excess_blob_gas: (tail >= 4).then_some(eb),
                 parent_beacon_block_root: (tail >= 5).then_some(pb),
                 requests_hash: (tail >= 6).then_some(rh),
+                block_access_list_hash: None,
+                slot_number: None,
             },
         )
 }
