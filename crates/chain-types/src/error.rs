@@ -2,9 +2,150 @@
 //!
 //! One [`Error`] enum covers decoding (malformed RLP or envelopes from a peer or a file), validation (roots that
 //! do not match a header), store linkage (a batch that does not extend the stored chain), storage failures and
-//! failures reported by a [`ChainSource`](crate::ChainSource).
+//! failures reported by a [`ChainSource`](crate::ChainSource), and two nested enums for the chain specs: a header
+//! that breaks its fork's rules ([`HeaderError`]) and a geth `genesis.json` that cannot be read ([`GenesisError`]).
 
 use primitive_types::H256;
+
+use crate::spec::forks::Fork;
+
+/// A header that breaks the rules of its fork, relative to its parent (see
+/// [`ChainSpec::validate_header`](crate::ChainSpec::validate_header)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The header's parent hash is not the parent's hash.
+    #[error("parent hash {got:?} is not the parent's hash {expected:?}")]
+    ParentHash {
+        /// The parent's hash.
+        expected: H256,
+        /// The header's `parent_hash`.
+        got: H256,
+    },
+    /// The header's number is not the parent's plus one.
+    #[error("block number {number} does not follow parent #{parent}")]
+    Number {
+        /// The parent's number.
+        parent: u64,
+        /// The header's number.
+        number: u64,
+    },
+    /// The timestamp is not after the parent's.
+    #[error("timestamp {timestamp} is not after the parent's {parent}")]
+    Timestamp {
+        /// The parent's timestamp.
+        parent: u64,
+        /// The header's timestamp.
+        timestamp: u64,
+    },
+    /// The extra data is longer than 32 bytes.
+    #[error("extra data of {len} bytes is over the 32 allowed")]
+    ExtraData {
+        /// Its length.
+        len: usize,
+    },
+    /// More gas used than the limit.
+    #[error("gas used {used} is over the gas limit {limit}")]
+    GasUsed {
+        /// Gas used.
+        used: u64,
+        /// Gas limit.
+        limit: u64,
+    },
+    /// The gas limit moved too far from the parent's, or is under 5000 or over 2^63 - 1.
+    #[error("gas limit {limit} is out of bounds (parent's limit {parent})")]
+    GasLimit {
+        /// The parent's gas limit (doubled at the London block, EIP-1559).
+        parent: u64,
+        /// The header's gas limit.
+        limit: u64,
+    },
+    /// A field the fork requires is missing.
+    #[error("{field} is missing, {fork} requires it")]
+    MissingField {
+        /// The header field.
+        field: &'static str,
+        /// The fork that introduced it.
+        fork: Fork,
+    },
+    /// A field is present before the fork that introduces it.
+    #[error("{field} is present before {fork}")]
+    UnexpectedField {
+        /// The header field.
+        field: &'static str,
+        /// The fork that introduces it.
+        fork: Fork,
+    },
+    /// A post-merge header with a nonzero difficulty.
+    #[error("difficulty is not zero after the merge")]
+    PostMergeDifficulty,
+    /// A post-merge header with a nonzero nonce.
+    #[error("nonce is not zero after the merge")]
+    PostMergeNonce,
+    /// A post-merge header with ommers.
+    #[error("ommers hash is not the empty list's after the merge")]
+    PostMergeOmmers,
+    /// The base fee is not the one computed from the parent (EIP-1559).
+    #[error("base fee {got} is not the expected {expected}")]
+    BaseFee {
+        /// The base fee computed from the parent.
+        expected: u64,
+        /// The header's base fee.
+        got: u64,
+    },
+    /// The excess blob gas is not the one computed from the parent (EIP-4844, EIP-7918).
+    #[error("excess blob gas {got} is not the expected {expected}")]
+    ExcessBlobGas {
+        /// The excess computed from the parent.
+        expected: u64,
+        /// The header's excess blob gas.
+        got: u64,
+    },
+    /// The blob gas used is over the fork's maximum or not a multiple of the gas per blob.
+    #[error("blob gas used {used} is invalid (maximum {max}, multiples of 131072)")]
+    BlobGasUsed {
+        /// The header's blob gas used.
+        used: u64,
+        /// The fork's maximum blob gas.
+        max: u64,
+    },
+    /// Blobs are active but the spec has no blob parameters for the header's time.
+    #[error("no blob parameters at time {time}")]
+    NoBlobParams {
+        /// The header's timestamp.
+        time: u64,
+    },
+    /// The header is from a fork whose rules this crate does not implement.
+    #[error("headers of {0} are not supported")]
+    UnsupportedFork(Fork),
+}
+
+/// Why a geth `genesis.json` was rejected (see
+/// [`ChainSpec::from_geth_genesis_json`](crate::ChainSpec::from_geth_genesis_json)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read the genesis file")]
+    Io(#[from] std::io::Error),
+    /// The file is larger than [`MAX_GENESIS_BYTES`](crate::spec::MAX_GENESIS_BYTES).
+    #[error("genesis file of {len} bytes is over the limit")]
+    TooLarge {
+        /// Its size in bytes.
+        len: u64,
+    },
+    /// The text is not JSON of the expected shape.
+    #[error("genesis file is not valid json")]
+    Json(#[from] serde_json::Error),
+    /// A field has a value that cannot be used.
+    #[error("invalid {field} in the genesis file: {reason}")]
+    Field {
+        /// The field (for example `config.londonBlock`, `alloc.<address>.balance`).
+        field: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+}
 
 /// Which commitment of a header a check was about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +232,15 @@ pub enum Error {
     /// Data read back from the store is corrupt.
     #[error("stored data is corrupt: {0}")]
     Corrupt(&'static str),
+    /// A header breaks its fork's rules.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// A genesis file cannot be used.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// No built-in chain spec has this name.
+    #[error("unknown chain {0:?}")]
+    UnknownChain(String),
     /// A chain source did not answer in time.
     #[error("chain source timed out")]
     Timeout,
@@ -142,6 +292,16 @@ impl Error {
         matches!(self, Self::Storage(_) | Self::Corrupt(_))
     }
 
+    /// Whether a header failed validation against its chain spec.
+    pub const fn is_invalid_header(&self) -> bool {
+        matches!(self, Self::Header(_))
+    }
+
+    /// Whether a genesis file was rejected.
+    pub const fn is_genesis(&self) -> bool {
+        matches!(self, Self::Genesis(_))
+    }
+
     /// Whether a chain source timed out.
     pub const fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout)
@@ -172,5 +332,8 @@ mod tests {
         assert!(Error::Disconnected.is_disconnect());
         assert!(Error::Corrupt("x").is_storage());
         assert!(Error::UnknownBlock(H256::zero()).is_unknown_block());
+        assert!(Error::from(HeaderError::PostMergeNonce).is_invalid_header());
+        assert!(Error::from(GenesisError::TooLarge { len: 1 }).is_genesis());
+        assert!(!Error::Timeout.is_genesis());
     }
 }

@@ -45,16 +45,19 @@
 mod body;
 pub mod codec;
 mod error;
+pub mod forkid;
 #[cfg(feature = "generator")]
 pub mod generator;
 mod header;
 mod receipt;
 pub mod roots;
 mod source;
+pub mod spec;
 mod store;
 
 pub use body::{Block, Body, MAX_TX_TYPE, Withdrawal};
-pub use error::{Error, RootKind};
+pub use error::{Error, GenesisError, HeaderError, RootKind};
+pub use forkid::{ForkFilter, ForkHash, ForkId, ForkIdError, TIMESTAMP_THRESHOLD};
 pub use header::{
     BLOOM_BYTES, Bloom, EMPTY_OMMERS_HASH, EMPTY_ROOT_HASH, Header, SealedHeader, keccak256,
 };
@@ -62,6 +65,9 @@ pub use primitive_types::{H160 as Address, H256, U256};
 pub use receipt::{Log, Receipt, ReceiptStatus};
 pub use source::{
     BlockHashOrNumber, BlockRange, BoxFuture, ChainSource, DynChainSource, HeadersRequest, PeerId,
+};
+pub use spec::{
+    BlobParams, ChainSpec, Fork, ForkKind, blob_base_fee, next_base_fee, next_excess_blob_gas,
 };
 pub use store::{
     BlockEntry, ChainStore, DEFAULT_CACHE_BYTES, INDEX_FLUSH_HEADERS, MemoryStore, RedbStore,

@@ -51,6 +51,17 @@ where
     triehash::ordered_trie_root::<KeccakHasher, _>(items)
 }
 
+/// The root of a secure Merkle-Patricia trie (each key hashed with Keccak-256 before insertion), as the state
+/// and storage tries are built.
+pub fn secure_root<I, K, V>(entries: I) -> H256
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    triehash::sec_trie_root::<KeccakHasher, _, _, _>(entries)
+}
+
 /// The transactions root of raw EIP-2718 transactions.
 pub fn transactions_root(transactions: &[Bytes]) -> H256 {
     if transactions.is_empty() {
@@ -118,5 +129,23 @@ mod tests {
         assert_eq!(ordered_root(Vec::<Vec<u8>>::new()), EMPTY_ROOT_HASH);
         assert_eq!(transactions_root(&[]), EMPTY_ROOT_HASH);
         assert_eq!(ommers_hash(&[]), EMPTY_OMMERS_HASH);
+        assert_eq!(
+            secure_root(Vec::<(Vec<u8>, Vec<u8>)>::new()),
+            EMPTY_ROOT_HASH
+        );
+    }
+
+    #[test]
+    fn secure_root_of_one_entry_hashes_the_key() {
+        // One leaf: keccak(rlp([hex-prefix(keccak(key) nibbles, leaf), value])); with 64 nibbles (even) the
+        // hex prefix is 0x20 followed by the 32 bytes.
+        let key = b"k";
+        let value = b"value";
+        let mut path = vec![0x20];
+        path.extend_from_slice(keccak256(key).as_bytes());
+        let mut s = RlpStream::new_list(2);
+        s.append(&path);
+        s.append(&value.as_slice());
+        assert_eq!(secure_root([(key, value)]), keccak256(&s.out()));
     }
 }

@@ -277,6 +277,15 @@ const MAINNET_RLP: &[(u64, usize, &str, &str)] = &[
     ),
 ];
 
+/// The real mainnet headers of this module: London, Shanghai and every encoding of `MAINNET_RLP`.
+pub(crate) fn real_mainnet_headers() -> Vec<Header> {
+    let mut headers = vec![london_block(), shanghai_block()];
+    for &(_, _, _, hex_rlp) in MAINNET_RLP {
+        headers.push(Header::decode_exact(&hex::decode(hex_rlp).unwrap()).unwrap());
+    }
+    headers
+}
+
 #[test]
 fn real_mainnet_header_encodings_of_every_shape_round_trip() {
     for &(number, fields, hash, hex_rlp) in MAINNET_RLP {

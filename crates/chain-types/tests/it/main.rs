@@ -4,4 +4,5 @@
 mod generated;
 mod known;
 mod props;
+mod spec;
 mod store;
