@@ -248,13 +248,14 @@ fn config(map: &BTreeMap<String, Box<RawValue>>) -> Result<Config, GenesisError>
     }
     // As geth: every scheduled fork that may set blob parameters must set them.
     for fork in Fork::ALL {
-        if let Some(key) = fork.blob_schedule_key() {
-            if forks.contains_key(&fork) && !blob_schedule.contains_key(&fork) {
-                return Err(bad(
-                    format!("config.blobSchedule.{key}"),
-                    "missing for a scheduled fork",
-                ));
-            }
+        if let Some(key) = fork.blob_schedule_key()
+            && forks.contains_key(&fork)
+            && !blob_schedule.contains_key(&fork)
+        {
+            return Err(bad(
+                format!("config.blobSchedule.{key}"),
+                "missing for a scheduled fork",
+            ));
         }
     }
     let dao_fork_support = match get("daoForkSupport") {

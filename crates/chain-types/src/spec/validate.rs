@@ -44,9 +44,9 @@ pub const MAX_GAS_LIMIT: u64 = 0x7fff_ffff_ffff_ffff;
 pub const MAX_EXTRA_DATA_BYTES: usize = 32;
 
 /// The base fee of the child of a London (or later) parent with `gas_used`, `gas_limit` and `base_fee`
-/// ([EIP-1559]): unchanged at the gas target (half the limit), up by `base_fee * delta / target / 8` (at least
-/// 1) above it, down by the same formula below it. A parent with gas limit under 2 keeps its base fee; a result
-/// above `u64::MAX` saturates.
+/// ([EIP-1559]): unchanged at the gas target (half the limit), up by `base_fee * delta / target / 8` (but at
+/// least one wei) above it, down by the same formula below it. A parent with gas limit under 2 keeps its base
+/// fee; a result above `u64::MAX` saturates.
 ///
 /// The first London block has no London parent; its base fee is [`INITIAL_BASE_FEE`].
 ///

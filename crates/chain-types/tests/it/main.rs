@@ -5,4 +5,5 @@ mod generated;
 mod known;
 mod props;
 mod spec;
+mod spec_props;
 mod store;

@@ -35,7 +35,7 @@ fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
 }
 
 /// Headers with every optional-tail shape: the tail is present up to a random length (0 to 6 fields).
-fn header() -> impl Strategy<Value = Header> {
+pub(crate) fn header() -> impl Strategy<Value = Header> {
     let base = (
         h256(),
         h256(),
