@@ -82,7 +82,7 @@ pub enum Fork {
 
 impl Fork {
     /// Every fork, in order.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: &'static [Self] = &[
         Self::Homestead,
         Self::Dao,
         Self::TangerineWhistle,
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn kinds_follow_the_geth_key_suffix() {
-        for f in Fork::ALL {
+        for &f in Fork::ALL {
             let expect = if f.geth_key().ends_with("Time") {
                 ForkKind::Timestamp
             } else if f.geth_key().ends_with("Block") {

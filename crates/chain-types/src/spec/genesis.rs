@@ -212,7 +212,7 @@ fn config(map: &BTreeMap<String, Box<RawValue>>) -> Result<Config, GenesisError>
         .ok_or_else(|| bad("config.chainId", "missing"))?;
     let mut forks = BTreeMap::new();
     let mut ttd = None;
-    for fork in Fork::ALL {
+    for &fork in Fork::ALL {
         let key = fork.geth_key();
         let Some(raw) = get(key) else { continue };
         let field = format!("config.{key}");
@@ -226,7 +226,7 @@ fn config(map: &BTreeMap<String, Box<RawValue>>) -> Result<Config, GenesisError>
     let mut blob_schedule = BTreeMap::new();
     if let Some(raw) = get("blobSchedule") {
         let entries: BTreeMap<String, BlobEntry> = serde_json::from_str(raw.get())?;
-        for fork in Fork::ALL {
+        for &fork in Fork::ALL {
             let Some(key) = fork.blob_schedule_key() else {
                 continue;
             };
@@ -247,7 +247,7 @@ fn config(map: &BTreeMap<String, Box<RawValue>>) -> Result<Config, GenesisError>
         }
     }
     // As geth: every scheduled fork that may set blob parameters must set them.
-    for fork in Fork::ALL {
+    for &fork in Fork::ALL {
         if let Some(key) = fork.blob_schedule_key()
             && forks.contains_key(&fork)
             && !blob_schedule.contains_key(&fork)

@@ -8,9 +8,9 @@
 //! no ommers), the base fee, the blob gas used and the excess blob gas (with the fork's blob parameters and the
 //! EIP-7918 reserve price from Osaka on).
 //!
-//! Not checked: proof-of-work difficulty and seals (ethash), clique signatures, the DAO fork's extra data, and
-//! anything needing the block's body or state (roots, requests, access lists, slot numbers against the beacon
-//! chain). Pre-merge headers are checked for everything else.
+//! Not checked: proof-of-work difficulty and seals (ethash), clique signatures, the DAO fork's extra data,
+//! timestamps against the local clock, and anything needing the block's body or state (roots, requests, access
+//! lists, slot numbers against the beacon chain). Pre-merge headers are checked for everything else.
 
 use super::blob::{GAS_PER_BLOB, next_excess_blob_gas};
 use super::{ChainSpec, Fork};

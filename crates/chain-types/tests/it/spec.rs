@@ -335,3 +335,26 @@ fn real_mainnet_headers_have_their_forks_fields() {
         ));
     }
 }
+
+/// The filter of a spec validates remote ids by the EIP-2124 rules: another chain is incompatible, a peer still
+/// syncing through our past forks is fine when it announces the fork that followed, and stale when it does not.
+#[test]
+fn spec_filters_apply_the_eip_2124_rules() {
+    let mainnet = ChainSpec::mainnet();
+    let filter = mainnet.fork_filter_at(24_000_000, 1_767_747_671);
+    let hoodi = ChainSpec::hoodi().fork_id_at(0, 0);
+    assert_eq!(
+        filter.validate(hoodi),
+        Err(chain_types::ForkIdError::LocalIncompatibleOrStale)
+    );
+    let syncing = mainnet.fork_id_at(12_965_000, 0);
+    assert_eq!(filter.validate(syncing), Ok(()));
+    let stale = ForkId {
+        next: 13_000_000,
+        ..syncing
+    };
+    assert_eq!(
+        filter.validate(stale),
+        Err(chain_types::ForkIdError::RemoteStale)
+    );
+}
