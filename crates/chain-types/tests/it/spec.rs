@@ -358,3 +358,46 @@ fn spec_filters_apply_the_eip_2124_rules() {
         Err(chain_types::ForkIdError::RemoteStale)
     );
 }
+
+/// A generated genesis with a large alloc: 5000 accounts with balances, nonces, and for every seventh account
+/// code and two storage slots (one zero, which must not enter the storage trie). The expected genesis hash and
+/// state root are what the real geth v1.17.10 computed for the same file (written by an equivalent Python script,
+/// then `geth init` and `eth.getBlock(0)`).
+#[test]
+fn large_generated_alloc_matches_geth() {
+    const C: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+    let mut accounts = Vec::new();
+    for i in 1u128..=5000 {
+        let address = format!("{:040x}", i.wrapping_mul(C));
+        let balance = chain_types::U256::from(i * i * i) * chain_types::U256::exp10(15);
+        let mut account = format!(r#""balance":"{balance}","nonce":"0x{:x}""#, i % 5);
+        if i % 7 == 0 {
+            account.push_str(&format!(
+                r#","code":"0x60{:02x}60005500","storage":{{"0x{i:064x}":"0x{:064x}","0x{:064x}":"0x{:064x}"}}"#,
+                i % 256,
+                i * i,
+                i + 1,
+                0
+            ));
+        }
+        accounts.push(format!(r#""{address}":{{{account}}}"#));
+    }
+    let json = format!(
+        r#"{{"config":{{"chainId":1337,"homesteadBlock":0,"eip150Block":0,"eip155Block":0,"eip158Block":0,
+        "byzantiumBlock":0,"constantinopleBlock":0,"petersburgBlock":0,"istanbulBlock":0,"berlinBlock":0,
+        "londonBlock":0,"mergeNetsplitBlock":0,"shanghaiTime":0,"cancunTime":0,"pragueTime":0,
+        "terminalTotalDifficulty":0,"blobSchedule":{{"cancun":{{"target":3,"max":6,"baseFeeUpdateFraction":3338477}},
+        "prague":{{"target":6,"max":9,"baseFeeUpdateFraction":5007716}}}}}},
+        "gasLimit":"0x2faf080","difficulty":"0x0","timestamp":"0x0","extraData":"0x","alloc":{{{}}}}}"#,
+        accounts.join(",")
+    );
+    let spec = ChainSpec::from_geth_genesis_json(&json).unwrap();
+    assert_eq!(
+        spec.genesis.state_root,
+        h256("5d6def590d91a228c65b5ea35207e464635786501b458c6b100dc44a49cb5ba5")
+    );
+    assert_eq!(
+        spec.genesis_hash(),
+        h256("0087ce747f34fc963a47c12457048e63ff478ef2ae13929f77b33d09243a8177")
+    );
+}
