@@ -1,5 +1,7 @@
 //! EIP-2124 fork identifiers (with the EIP-6122 timestamp forks): computing a chain's fork hashes from its
 //! genesis hash and fork schedule, and validating the fork id a remote announces in its Status.
+//! [`ChainSpec::fork_filter`](crate::ChainSpec::fork_filter) builds a [`ForkFilter`] from a chain spec (eth-wire
+//! re-exports this module's types under their old names).
 //!
 //! `FORK_HASH` is the IEEE CRC32 of the genesis hash followed by every passed fork activation (block numbers
 //! first, then timestamps, each as a big-endian `u64`, ascending, duplicates and activations at 0 left out);
