@@ -4,7 +4,8 @@
 //!
 //! - `test`: `cargo fmt --check`, clippy with `-D warnings` on all targets, `tidy`, then the
 //!   reference peers (`peers`) and every test of the workspace, doc tests included, with the
-//!   peers' addresses in the environment.
+//!   peers' addresses in the environment and `--include-ignored` (the tests that need the peers
+//!   are ignored under plain `cargo test`).
 //! - `tidy`: the layering table of `docs/architecture.md`, crate and module docs, publishable
 //!   metadata and forbidden markers.
 //! - `bench [NAME]`: the criterion benches of one area or of all of them.
@@ -14,6 +15,7 @@
 //! The runner depends on no workspace crate and prints every command before it runs it.
 
 mod bench;
+mod geth;
 mod peers;
 mod tidy;
 
@@ -74,7 +76,14 @@ fn test() -> Result {
     run(cargo(&root).args(["test", "--workspace", "--all-features", "--no-run"]))?;
     let peers = peers::Peers::start(&root)?;
     let mut tests = cargo(&root);
-    tests.args(["test", "--workspace", "--all-features"]);
+    // Tests that need the reference peers are ignored under plain `cargo test`; here they run.
+    tests.args([
+        "test",
+        "--workspace",
+        "--all-features",
+        "--",
+        "--include-ignored",
+    ]);
     peers.apply_env(&mut tests);
     let result = run(&mut tests);
     drop(peers);

@@ -1,6 +1,6 @@
 //! `cargo xtask peers`: installs and starts the reference peers on loopback.
 //!
-//! The packages are pinned in `tests/peers/package.json` and `package-lock.json` and installed
+//! go-ethereum is pinned and built by [`crate::geth`]; the npm packages are pinned in `tests/peers/package.json` and `package-lock.json` and installed
 //! with `npm ci`; the peers run from `tests/peers/` and log to `tests/peers/run/`. Each peer
 //! gets a free loopback port; once all are ready, their addresses are handed to the tests as
 //! environment variables:
@@ -14,6 +14,13 @@
 //! | `PEERWIRE_GANACHE_WS` | `ws://127.0.0.1:PORT` |
 //! | `PEERWIRE_DEVP2P_ENODE` | the `enode://` URL of the @ethereumjs/devp2p node |
 //! | `PEERWIRE_DEVP2P_INFO` | the JSON line that node printed (genesis, head, fork id, …) |
+//! | `PEERWIRE_GETH` | the pinned `geth` program (see [`crate::geth`]) |
+//! | `PEERWIRE_GETH_DEVP2P` | the pinned `devp2p` tool |
+//! | `PEERWIRE_GETH_TESTDATA` | geth's eth test chain: `genesis.json`, `chain.rlp`, `headblock.json`, … |
+//! | `PEERWIRE_GETH_GENESIS`, `PEERWIRE_GETH_BLOCKS` | the dev-made chain: `genesis.json` and `chain.rlp` |
+//! | `PEERWIRE_GETH_CHAIN_INFO` | one JSON line on the dev-made chain (head, hash, transaction types, logs) |
+//! | `PEERWIRE_GETH_ENODE`, `PEERWIRE_GETH_HTTP` | the geth node serving the dev-made chain: RLPx and JSON-RPC |
+//! | `PEERWIRE_GETH_ETHTEST_ENODE`, `PEERWIRE_GETH_ETHTEST_HTTP` | the geth node serving geth's eth test chain |
 //!
 //! The peers are stopped when the [`Peers`] value is dropped.
 
@@ -98,6 +105,33 @@ impl Peers {
             peers.env.push(("PEERWIRE_DEVP2P_INFO".into(), info));
         }
 
+        // go-ethereum: the pinned install, a node serving the dev-made chain and one serving geth's own eth
+        // test chain, both listening on loopback with discovery off.
+        let geth = crate::geth::install(root)?;
+        let dev_chain = crate::geth::dev_chain(root, &geth)?;
+        let ethtest_chain = crate::geth::ethtest_chain(&geth)?;
+        for (key, path) in [
+            ("PEERWIRE_GETH", &geth.geth),
+            ("PEERWIRE_GETH_DEVP2P", &geth.devp2p),
+            ("PEERWIRE_GETH_TESTDATA", &geth.testdata),
+            ("PEERWIRE_GETH_GENESIS", &dev_chain.genesis),
+            ("PEERWIRE_GETH_BLOCKS", &dev_chain.blocks),
+        ] {
+            peers.env.push((key.into(), path.display().to_string()));
+        }
+        peers
+            .env
+            .push(("PEERWIRE_GETH_CHAIN_INFO".into(), dev_chain.info.clone()));
+        for (name, chain, prefix) in [
+            ("geth", &dev_chain, "PEERWIRE_GETH"),
+            ("geth-ethtest", &ethtest_chain, "PEERWIRE_GETH_ETHTEST"),
+        ] {
+            let node = crate::geth::start_node(&geth, name, chain, &run_dir)?;
+            peers.children.push((name.to_owned(), node.child));
+            peers.env.push((format!("{prefix}_ENODE"), node.enode));
+            peers.env.push((format!("{prefix}_HTTP"), node.http));
+        }
+
         eprintln!("peers ready in {:.1?}:", started.elapsed());
         for (key, value) in &peers.env {
             eprintln!("  {key}={value}");
@@ -174,13 +208,13 @@ fn install(dir: &Path) -> Result {
     fs::write(&stamp, &wanted).map_err(|e| format!("writing {}: {e}", stamp.display()))
 }
 
-fn log_file(run_dir: &Path, name: &str) -> Result<fs::File> {
+pub(crate) fn log_file(run_dir: &Path, name: &str) -> Result<fs::File> {
     let path = run_dir.join(name);
     fs::File::create(&path).map_err(|e| format!("creating {}: {e}", path.display()))
 }
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free loopback port: {e}"))?;
     listener
@@ -215,7 +249,11 @@ fn wait_for_line(path: &Path, name: &str, run_dir: &Path) -> Result<String> {
     })
 }
 
-fn poll<T>(name: &str, run_dir: &Path, mut ready: impl FnMut() -> Option<T>) -> Result<T> {
+pub(crate) fn poll<T>(
+    name: &str,
+    run_dir: &Path,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Result<T> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Some(value) = ready() {
@@ -241,7 +279,7 @@ fn json_field(line: &str, field: &str) -> Option<String> {
 }
 
 /// The full path of `program` on `PATH`.
-fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
