@@ -76,7 +76,8 @@ pub struct Config {
     pub cache_initial_items: usize,
     /// Byte budget of the result cache (64 MiB); the item limit follows the average block size.
     pub cache_max_bytes: usize,
-    /// Most validated headers waiting for a cache slot (8192); bounds header memory ahead of the cache.
+    /// Most validated headers waiting for a cache slot (8192); bounds header memory ahead of the cache. In the
+    /// trusted-head sync it also bounds the downloaded headers held in memory before they link.
     pub max_queued_headers: usize,
     /// Most blocks written to the store per batch (2048); every batch is one atomic store write.
     pub import_batch: usize,
@@ -99,6 +100,8 @@ pub struct Config {
     pub max_strikes: u32,
     /// Most hashes remembered per peer as "lacking" (4096).
     pub max_lacking: usize,
+    /// Headers per reverse request in the trusted-head sync (1024, eth's `GetBlockHeaders` serving limit).
+    pub reverse_batch: u64,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             ttl_limit: Duration::from_secs(60),
             max_strikes: 3,
             max_lacking: 4096,
+            reverse_batch: 1024,
         }
     }
 }

@@ -94,17 +94,28 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod ancestor;
+mod backward;
+mod cache;
 mod config;
+mod content;
 mod downloader;
+mod engine;
 mod error;
+mod forward;
+mod import;
 mod peer;
-mod sync;
+mod request;
+mod reverse;
+mod skeleton;
+mod staged;
+mod state;
 mod validate;
 
 pub use ancestor::{SpanRequest, span_request};
 pub use config::{
     Config, MAX_BLOCK_FETCH, MAX_HEADER_FETCH, MAX_RECEIPT_FETCH, MAX_SKELETON_SIZE, SyncMode,
 };
-pub use downloader::{Downloader, DropPeerFn, Progress, SyncEvent, SyncStats};
+pub use downloader::Downloader;
 pub use error::{Action, Error, policy};
+pub use state::{DropPeerFn, Progress, SyncEvent, SyncStats};
 pub use validate::{BasicValidator, HeaderValidator, NoValidation};

@@ -31,7 +31,7 @@ const MIN_ELAPSED_SECS: f64 = 0.001;
 /// The data kinds a peer is asked for; each has one request slot per peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
-    /// Headers: skeleton, fill and tail requests.
+    /// Headers: skeleton, fill, tail, head and reverse requests.
     Headers = 0,
     /// Block bodies.
     Bodies = 1,
@@ -53,8 +53,6 @@ pub(crate) struct SyncPeer {
     pub(crate) busy: [Option<u64>; 3],
     /// Block numbers whose bodies (index 0) or receipts (index 1) the peer did not deliver.
     pub(crate) lacking: [HashSet<u64>; 2],
-    /// Fill tasks (batch starts) the peer could not fill.
-    pub(crate) missing_fills: HashSet<u64>,
     /// Invalid deliveries so far.
     pub(crate) strikes: u32,
 }
@@ -82,7 +80,6 @@ impl SyncPeer {
             rtt,
             busy: [None; 3],
             lacking: [HashSet::new(), HashSet::new()],
-            missing_fills: HashSet::new(),
             strikes: 0,
         }
     }
@@ -129,6 +126,17 @@ impl SyncPeer {
             }
         }
         set.insert(number);
+    }
+
+    /// Whether the peer may serve headers up to block `top`: it announced no block range, or one reaching `top`.
+    pub(crate) fn serves_headers(&self, top: u64) -> bool {
+        self.source.block_range().is_none_or(|r| r.latest >= top)
+    }
+
+    /// Whether the peer may serve the body and receipts of block `number`: it announced no block range, or one
+    /// containing `number`.
+    pub(crate) fn serves_content(&self, number: u64) -> bool {
+        self.source.block_range().is_none_or(|r| r.contains(number))
     }
 
     /// Whether the peer is known to lack block `number` for `kind`.

@@ -1,0 +1,744 @@
+//! The event loop both sync modes share: peer accounting (joining, leaving, strikes, drops), request sending
+//! and timeouts, the body and receipt fetch, the result cache and the in-order import, around a pluggable
+//! header source ([`HeaderSource`]): the forward skeleton, the reverse download from a trusted head, or staged
+//! headers read back from the store.
+//!
+//! Everything runs in one future: requests are futures bounded by their own timeouts, and the loop handles one
+//! reply at a time. Nothing is spawned and no delivery ever waits on a channel.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+};
+
+use chain_types::{ChainStore, DynChainSource, Header, HeadersRequest, SealedHeader};
+use tokio::{sync::watch, time::Instant};
+
+use crate::{
+    Error, SyncMode,
+    cache::{Delivery, ResultCache},
+    content,
+    import::Importer,
+    peer::{Kind, Qos, SyncPeer},
+    request::{Ask, HeaderJob, Payload, Reply, Requests},
+    reverse::{Reverse, Verdict},
+    skeleton::{FillVerdict, Skeleton},
+    staged::StagedReader,
+    state::{Shared, lock},
+};
+
+/// Where the engine gets its headers from.
+#[derive(Debug)]
+pub(crate) enum HeaderSource {
+    /// None yet.
+    Idle,
+    /// The forward skeleton from a master peer.
+    Skeleton(Skeleton),
+    /// The reverse download from a trusted head into the staging area.
+    Reverse(Reverse),
+    /// Staged headers read back from the store.
+    Staged(StagedReader),
+}
+
+/// The state of one sync.
+pub(crate) struct Engine<'d, S> {
+    pub(crate) d: &'d Shared<S>,
+    pub(crate) mode: SyncMode,
+    cancel: watch::Receiver<bool>,
+    pub(crate) peers: HashMap<String, SyncPeer>,
+    generation: u64,
+    pub(crate) qos: Qos,
+    requests: Requests,
+    /// The master peer (forward sync only); its failures end the sync.
+    pub(crate) master: Option<String>,
+    pub(crate) headers: HeaderSource,
+    /// Validated headers waiting for a cache slot.
+    queue: VecDeque<SealedHeader>,
+    /// The last header queued (the parent for validation).
+    last_queued: SealedHeader,
+    /// The target height (always validated, even when validation is sampled).
+    pub(crate) height: u64,
+    pub(crate) cache: ResultCache,
+    pub(crate) importer: Importer,
+}
+
+impl<S> std::fmt::Debug for Engine<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("mode", &self.mode)
+            .field("peers", &self.peers.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'d, S: ChainStore> Engine<'d, S> {
+    /// An engine over the registered peers (plus `master`, if given and not registered).
+    pub(crate) fn new(
+        d: &'d Shared<S>,
+        mode: SyncMode,
+        cancel: watch::Receiver<bool>,
+        master: Option<Arc<dyn DynChainSource>>,
+    ) -> Self {
+        let qos = Qos::new(&d.config);
+        let rtt = qos.rtt_estimate;
+        let generation = d.generation();
+        let mut peers = HashMap::new();
+        for source in lock(&d.peers).values() {
+            let p = SyncPeer::new(source.clone(), [0.0; 3], rtt);
+            peers.insert(p.id.clone(), p);
+        }
+        let master_id = master.map(|m| {
+            let id = m.id().to_owned();
+            peers
+                .entry(id.clone())
+                .or_insert_with(|| SyncPeer::new(m, [0.0; 3], rtt));
+            id
+        });
+        Self {
+            d,
+            mode,
+            cancel,
+            peers,
+            generation,
+            qos,
+            requests: Requests::default(),
+            master: master_id,
+            headers: HeaderSource::Idle,
+            queue: VecDeque::new(),
+            last_queued: Header::default().seal(),
+            height: 0,
+            cache: ResultCache::new(mode, &d.config, 0),
+            importer: Importer::default(),
+        }
+    }
+
+    /// Prepares the cache and the import for blocks above `origin`.
+    pub(crate) fn start_above(&mut self, origin: &SealedHeader) {
+        self.cache = ResultCache::new(self.mode, &self.d.config, origin.number + 1);
+        self.last_queued = origin.clone();
+        self.queue.clear();
+        self.importer.origin = origin.number;
+    }
+
+    /// One header request to `peer`, bounded by the current timeout and by cancellation (the forward sync's
+    /// sequential head fetch and ancestor search).
+    pub(crate) async fn request_once(
+        &mut self,
+        peer: &str,
+        request: HeadersRequest,
+    ) -> Result<Vec<SealedHeader>, Error> {
+        let source = self
+            .peers
+            .get(peer)
+            .map(|p| p.source.clone())
+            .ok_or(Error::NoPeers)?;
+        let ttl = self.qos.ttl();
+        let fut = tokio::time::timeout(ttl, source.headers_boxed(request));
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            biased;
+            _ = self.cancel.changed() => return Err(Error::Cancelled),
+            r = fut => r,
+        };
+        let headers = match outcome {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(e)) => {
+                return Err(Error::Source {
+                    peer: peer.to_owned(),
+                    source: Arc::new(e),
+                });
+            }
+            Ok(Ok(h)) => h,
+        };
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.update(Kind::Headers, headers.len(), started.elapsed());
+        }
+        lock(&self.d.stats).requests[Kind::Headers as usize] += 1;
+        Ok(headers.into_iter().map(Header::seal).collect())
+    }
+
+    /// Runs the loop until the header source is exhausted and everything it gave is imported.
+    pub(crate) async fn run(&mut self) -> Result<(), Error> {
+        loop {
+            self.refresh_peers()?;
+            self.fill_cache();
+            self.schedule_headers()?;
+            if self.mode.bodies() {
+                self.schedule_content(Kind::Bodies)?;
+            }
+            if self.mode.receipts() {
+                self.schedule_content(Kind::Receipts)?;
+            }
+            self.update_stats();
+            if self.finished() {
+                self.import(usize::MAX)?;
+                return Ok(());
+            }
+            let batch = self
+                .d
+                .config
+                .import_batch
+                .min((self.cache.throttle() / 2).max(1))
+                .max(1);
+            let ready = self.cache.ready();
+            if ready >= batch || (ready > 0 && self.requests.is_idle()) {
+                self.import(self.d.config.import_batch)?;
+                continue;
+            }
+            if self.requests.is_idle() {
+                return Err(if self.peers.is_empty() {
+                    Error::NoPeers
+                } else {
+                    Error::PeersUnavailable
+                });
+            }
+            let reply = tokio::select! {
+                biased;
+                _ = self.cancel.changed() => return Err(Error::Cancelled),
+                Some(reply) = self.requests.next() => reply,
+            };
+            self.handle(reply)?;
+        }
+    }
+
+    fn finished(&self) -> bool {
+        let headers_done = match &self.headers {
+            HeaderSource::Idle => true,
+            HeaderSource::Skeleton(s) => s.finished(),
+            HeaderSource::Reverse(r) => return r.finished(),
+            HeaderSource::Staged(s) => s.finished(),
+        };
+        headers_done && self.queue.is_empty() && self.cache.all_ready()
+    }
+
+    fn update_stats(&self) {
+        let mut s = lock(&self.d.stats);
+        s.cached_items = self.cache.len();
+        s.peak_cached_items = s.peak_cached_items.max(self.cache.len());
+        s.cached_bytes = self.cache.bytes();
+        s.peak_cached_bytes = s.peak_cached_bytes.max(self.cache.bytes());
+        if let HeaderSource::Reverse(r) = &self.headers {
+            s.peak_unlinked_headers = s.peak_unlinked_headers.max(r.unlinked());
+        }
+    }
+
+    // ---- peers ----
+
+    /// Adds newly registered peers and removes unregistered ones.
+    fn refresh_peers(&mut self) -> Result<(), Error> {
+        let generation = self.d.generation();
+        if generation == self.generation {
+            return Ok(());
+        }
+        self.generation = generation;
+        let registered: HashMap<String, Arc<dyn DynChainSource>> = lock(&self.d.peers).clone();
+        let gone: Vec<String> = self
+            .peers
+            .keys()
+            .filter(|id| !registered.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if self.master.as_deref() == Some(id.as_str()) {
+                return Err(Error::NoPeers);
+            }
+            self.remove_peer(&id);
+        }
+        let n = self.peers.len().max(1);
+        let mut avg = [0.0; 3];
+        for p in self.peers.values() {
+            for (a, t) in avg.iter_mut().zip(p.throughput) {
+                #[allow(clippy::cast_precision_loss)]
+                let share = t / n as f64;
+                *a += share;
+            }
+        }
+        let median = self.qos.median_rtt(self.peers.values());
+        for (id, source) in registered {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.peers.entry(id) {
+                e.insert(SyncPeer::new(source, avg, median));
+                self.qos.peer_joined(self.peers.len());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a peer from this sync and re-queues its requests (their replies will be ignored).
+    fn remove_peer(&mut self, id: &str) {
+        let Some(peer) = self.peers.remove(id) else {
+            return;
+        };
+        for req in peer.busy.into_iter().flatten() {
+            if let Some(pending) = self.requests.forget(req) {
+                self.requeue(pending.ask);
+            }
+        }
+    }
+
+    /// Drops a helper peer (stalling or lying); dropping the master ends the sync with `error`.
+    fn drop_helper(&mut self, id: &str, error: Error) -> Result<(), Error> {
+        if self.master.as_deref() == Some(id) {
+            return Err(error);
+        }
+        tracing::debug!(peer = id, %error, "dropping peer");
+        self.remove_peer(id);
+        lock(&self.d.stats).dropped_peers += 1;
+        self.d.drop_peer(id);
+        // Our own unregistration bumped the generation; the peer is already gone from this sync.
+        self.generation = self.d.generation();
+        Ok(())
+    }
+
+    /// Counts an invalid delivery; drops the peer after too many.
+    fn strike(&mut self, id: &str, error: Error) -> Result<(), Error> {
+        let Some(peer) = self.peers.get_mut(id) else {
+            return Ok(());
+        };
+        peer.strikes += 1;
+        if peer.strikes >= self.d.config.max_strikes {
+            return self.drop_helper(id, error);
+        }
+        Ok(())
+    }
+
+    /// Idle peers for `kind`, fastest first (ties by id, for determinism).
+    fn idle_peers(&self, kind: Kind) -> Vec<String> {
+        let mut idle: Vec<&SyncPeer> = self.peers.values().filter(|p| p.idle(kind)).collect();
+        idle.sort_by(|a, b| {
+            b.throughput[kind as usize]
+                .total_cmp(&a.throughput[kind as usize])
+                .then(a.id.cmp(&b.id))
+        });
+        idle.into_iter().map(|p| p.id.clone()).collect()
+    }
+
+    fn in_flight(&self, kind: Kind) -> usize {
+        self.peers.values().filter(|p| !p.idle(kind)).count()
+    }
+
+    // ---- requests ----
+
+    /// Sends a request to `peer`. At most one request per peer per kind is in flight: a busy (or unknown) peer
+    /// gets nothing and the items go back to their queue.
+    fn send(&mut self, peer: &str, ask: Ask) {
+        let kind = ask.kind();
+        let Some(p) = self.peers.get(peer).filter(|p| p.idle(kind)) else {
+            self.requeue(ask);
+            return;
+        };
+        let source = p.source.clone();
+        let hashes = match &ask {
+            Ask::Headers(..) => Vec::new(),
+            Ask::Bodies(n) | Ask::Receipts(n) => {
+                lock(&self.d.stats).items_requested[kind as usize] += n.len() as u64;
+                self.cache.hashes(n)
+            }
+        };
+        lock(&self.d.stats).requests[kind as usize] += 1;
+        let id = self
+            .requests
+            .start(peer, source, ask, hashes, self.qos.ttl());
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.busy[kind as usize] = Some(id);
+        }
+    }
+
+    /// Puts the items of a failed request back.
+    fn requeue(&mut self, ask: Ask) {
+        match ask {
+            Ask::Headers(job, _) => match &mut self.headers {
+                HeaderSource::Skeleton(s) => s.requeue(job),
+                HeaderSource::Reverse(r) => r.requeue(job),
+                HeaderSource::Idle | HeaderSource::Staged(_) => {}
+            },
+            Ask::Bodies(n) => self.cache.requeue(Kind::Bodies, n),
+            Ask::Receipts(n) => self.cache.requeue(Kind::Receipts, n),
+        }
+    }
+
+    /// Handles one finished request.
+    fn handle(&mut self, reply: Reply) -> Result<(), Error> {
+        let Some(pending) = self.requests.take(reply.id) else {
+            return Ok(());
+        };
+        let kind = pending.ask.kind();
+        let peer_id = pending.peer;
+        let Some(peer) = self.peers.get_mut(&peer_id) else {
+            return Ok(());
+        };
+        if peer.busy[kind as usize] == Some(reply.id) {
+            peer.busy[kind as usize] = None;
+        }
+        let Some(outcome) = reply.outcome else {
+            return self.on_timeout(&peer_id, pending.ask);
+        };
+        let payload = match outcome {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(peer = peer_id, error = %e, "chain source failed");
+                if self.master.as_deref() == Some(peer_id.as_str()) {
+                    return Err(Error::Source {
+                        peer: peer_id,
+                        source: Arc::new(e),
+                    });
+                }
+                self.requeue(pending.ask);
+                self.remove_peer(&peer_id);
+                return Ok(());
+            }
+        };
+        if let Some(peer) = self.peers.get_mut(&peer_id) {
+            peer.update(kind, payload.len(), reply.elapsed);
+        }
+        let median = self.qos.median_rtt(self.peers.values());
+        self.qos.tune(median);
+        match (pending.ask, payload) {
+            (Ask::Headers(job, _), Payload::Headers(h)) => self.on_headers(&peer_id, job, h),
+            (Ask::Bodies(numbers), Payload::Bodies(b)) => {
+                if let Some(checked) = self.check_content(&peer_id, Kind::Bodies, numbers, b.len())
+                {
+                    let numbers = checked?;
+                    let d = self.cache.deliver_bodies(&numbers, b);
+                    return self.on_content(&peer_id, Kind::Bodies, &d);
+                }
+                Ok(())
+            }
+            (Ask::Receipts(numbers), Payload::Receipts(r)) => {
+                if let Some(checked) =
+                    self.check_content(&peer_id, Kind::Receipts, numbers, r.len())
+                {
+                    let numbers = checked?;
+                    let d = self.cache.deliver_receipts(&numbers, r);
+                    return self.on_content(&peer_id, Kind::Receipts, &d);
+                }
+                Ok(())
+            }
+            (ask, _) => {
+                self.requeue(ask);
+                Ok(())
+            }
+        }
+    }
+
+    /// A request timed out: a minimal request (any header request, or at most two items, or a peer already
+    /// throttled to nothing) means the peer is stalling and it is dropped; otherwise its throughput is reset so
+    /// that its next request is small.
+    fn on_timeout(&mut self, peer_id: &str, ask: Ask) -> Result<(), Error> {
+        tracing::debug!(peer = peer_id, ?ask, "request timed out");
+        let kind = ask.kind();
+        let minimal = match &ask {
+            Ask::Headers(..) => true,
+            Ask::Bodies(n) | Ask::Receipts(n) => n.len() <= 2,
+        };
+        let already_zero = self
+            .peers
+            .get(peer_id)
+            .is_some_and(|p| p.throughput[kind as usize] == 0.0);
+        let is_master = self.master.as_deref() == Some(peer_id);
+        self.requeue(ask);
+        if is_master && kind == Kind::Headers {
+            return Err(Error::BadPeer("header request timed out"));
+        }
+        if minimal || already_zero {
+            return self.drop_helper(peer_id, Error::Timeout);
+        }
+        if let Some(p) = self.peers.get_mut(peer_id) {
+            p.throughput[kind as usize] = 0.0;
+        }
+        Ok(())
+    }
+
+    // ---- headers ----
+
+    fn schedule_headers(&mut self) -> Result<(), Error> {
+        let frontier = self.cache.frontier();
+        let window = self.d.config.max_queued_headers as u64;
+        let allows = move |end: u64| end < frontier + window;
+        let idle = self.idle_peers(Kind::Headers);
+        let headers_in_flight = self.in_flight(Kind::Headers);
+        let mut asks = Vec::new();
+        match &mut self.headers {
+            HeaderSource::Idle => {}
+            HeaderSource::Skeleton(s) => {
+                if let Some(master) = self.master.clone()
+                    && idle.contains(&master)
+                    && let Some(ask) = s.master_ask(allows)
+                {
+                    asks.push((master, ask));
+                }
+                let helpers: Vec<String> = idle
+                    .iter()
+                    .filter(|id| !asks.iter().any(|(m, _)| m == *id))
+                    .cloned()
+                    .collect();
+                let (fills, throttled) = s.fill_asks(&helpers, allows);
+                let unfillable = !throttled && s.has_pending() && fills.is_empty();
+                asks.extend(fills);
+                if unfillable && asks.is_empty() && headers_in_flight == 0 {
+                    return Err(Error::InvalidChain("skeleton chain unfillable"));
+                }
+            }
+            HeaderSource::Reverse(r) => {
+                if r.head().is_none() {
+                    if headers_in_flight == 0 {
+                        if r.head_exhausted(self.peers.keys()) {
+                            return Err(Error::HeadUnavailable);
+                        }
+                        let target = r.target();
+                        let mut order = idle.clone();
+                        // Peers that announced the trusted head as theirs first.
+                        order.sort_by_key(|id| {
+                            !self.peers.get(id).is_some_and(|p| {
+                                p.source
+                                    .block_range()
+                                    .is_some_and(|b| b.latest_hash == target)
+                            })
+                        });
+                        asks.extend(r.head_ask(&order));
+                    }
+                } else {
+                    let peers = &self.peers;
+                    asks = r.asks(&idle, |id, top| {
+                        peers.get(id).is_some_and(|p| p.serves_headers(top))
+                    });
+                    if asks.is_empty() && r.has_pending() && headers_in_flight == 0 {
+                        return Err(Error::PeersUnavailable);
+                    }
+                }
+            }
+            HeaderSource::Staged(s) => {
+                let end = frontier + window - 1;
+                if !s.finished() && s.next() <= end {
+                    let headers = s.read(&self.d.store, end)?;
+                    if let Some(last) = headers.last() {
+                        self.last_queued = last.clone();
+                    }
+                    self.queue.extend(headers);
+                }
+            }
+        }
+        for (peer, ask) in asks {
+            self.send(&peer, ask);
+        }
+        Ok(())
+    }
+
+    fn on_headers(
+        &mut self,
+        peer: &str,
+        job: HeaderJob,
+        headers: Vec<Header>,
+    ) -> Result<(), Error> {
+        match (&mut self.headers, job) {
+            (HeaderSource::Skeleton(s), HeaderJob::Skeleton { from, count }) => {
+                s.on_skeleton(from, count, headers)?;
+            }
+            (HeaderSource::Skeleton(s), HeaderJob::Tail { from, count }) => {
+                s.on_tail(from, count, headers)?;
+            }
+            (HeaderSource::Skeleton(s), HeaderJob::Fill { start }) => {
+                if let FillVerdict::Rejected { strike } = s.on_fill(peer, start, headers) {
+                    if let Some(p) = self.peers.get_mut(peer) {
+                        p.throughput[Kind::Headers as usize] = 0.0;
+                    }
+                    if strike {
+                        self.strike(peer, Error::BadPeer("inconsistent headers"))?;
+                    }
+                }
+            }
+            (HeaderSource::Reverse(r), HeaderJob::Head) => match r.on_head(headers) {
+                Ok(_) => {}
+                Err(reason) => return self.drop_helper(peer, Error::BadPeer(reason)),
+            },
+            (HeaderSource::Reverse(r), HeaderJob::Reverse { top }) => {
+                let verdict = r.on_reverse(peer, top, headers);
+                if verdict != Verdict::Accepted
+                    && let Some(p) = self.peers.get_mut(peer)
+                {
+                    p.throughput[Kind::Headers as usize] = 0.0;
+                }
+                if verdict == Verdict::Strike {
+                    self.strike(peer, Error::BadPeer("inconsistent headers"))?;
+                }
+            }
+            _ => return Ok(()),
+        }
+        self.deliver_headers()
+    }
+
+    /// Hands what the header source has ready on: skeleton batches are validated and queued, linked reverse
+    /// batches are staged in the store.
+    fn deliver_headers(&mut self) -> Result<(), Error> {
+        match &mut self.headers {
+            HeaderSource::Skeleton(s) => {
+                let frequency = self.d.config.header_check_frequency.max(1);
+                while let Some(batch) = s.take_ready() {
+                    for (i, h) in batch.iter().enumerate() {
+                        if frequency == 1 || h.number % frequency == 0 || h.number == self.height {
+                            let parent = if i == 0 {
+                                &self.last_queued
+                            } else {
+                                &batch[i - 1]
+                            };
+                            if let Err(reason) = self.d.validator.validate(h, parent) {
+                                tracing::debug!(
+                                    number = h.number,
+                                    reason,
+                                    "header rejected by the validator"
+                                );
+                                return Err(Error::InvalidChain(
+                                    "header rejected by the validator",
+                                ));
+                            }
+                        }
+                    }
+                    if let Some(last) = batch.last() {
+                        self.last_queued = last.clone();
+                    }
+                    self.queue.extend(batch);
+                }
+                Ok(())
+            }
+            HeaderSource::Reverse(r) => {
+                let store = &self.d.store;
+                let linked = r.link_ready(self.d.validator.as_ref(), |n| {
+                    store.header_by_number(n).map_err(Error::store)
+                })?;
+                for batch in linked.batches {
+                    let n = batch.len() as u64;
+                    store.stage_headers(batch).map_err(Error::store)?;
+                    lock(&self.d.stats).staged += n;
+                }
+                for liar in linked.liars {
+                    self.strike(&liar, Error::BadPeer("reverse batch does not link"))?;
+                }
+                Ok(())
+            }
+            HeaderSource::Idle | HeaderSource::Staged(_) => Ok(()),
+        }
+    }
+
+    // ---- content ----
+
+    /// Moves queued headers into the cache while it has room.
+    fn fill_cache(&mut self) {
+        while self.cache.has_room() {
+            let Some(header) = self.queue.pop_front() else {
+                break;
+            };
+            self.cache.push(header);
+        }
+    }
+
+    fn schedule_content(&mut self, kind: Kind) -> Result<(), Error> {
+        let max = match kind {
+            Kind::Bodies => self.d.config.max_block_fetch,
+            Kind::Receipts => self.d.config.max_receipt_fetch,
+            Kind::Headers => return Ok(()),
+        };
+        if self.cache.tasks(kind).is_empty() {
+            return Ok(());
+        }
+        let idle = self.idle_peers(kind);
+        let peers: Vec<&SyncPeer> = idle.iter().filter_map(|id| self.peers.get(id)).collect();
+        let assigned = content::assign(&self.cache, kind, &peers, self.qos.target_rtt(), max);
+        for (peer, numbers) in assigned {
+            self.cache.take_tasks(kind, &numbers);
+            let ask = if kind == Kind::Bodies {
+                Ask::Bodies(numbers)
+            } else {
+                Ask::Receipts(numbers)
+            };
+            self.send(&peer, ask);
+        }
+        if !self.cache.tasks(kind).is_empty() && self.in_flight(kind) == 0 {
+            return Err(Error::PeersUnavailable);
+        }
+        Ok(())
+    }
+
+    /// Checks a content reply's size before matching: an empty reply means the peer lacks every block asked
+    /// for, a longer one than asked is invalid. `None` when the reply is dealt with, else the blocks to match
+    /// (or the strike's outcome).
+    fn check_content(
+        &mut self,
+        peer: &str,
+        kind: Kind,
+        numbers: Vec<u64>,
+        items: usize,
+    ) -> Option<Result<Vec<u64>, Error>> {
+        if items == 0 {
+            let max_lacking = self.d.config.max_lacking;
+            if let Some(p) = self.peers.get_mut(peer) {
+                content::learn_empty(p, kind, &numbers, max_lacking);
+            }
+            self.cache.requeue(kind, numbers);
+            return None;
+        }
+        if items > numbers.len() {
+            self.cache.requeue(kind, numbers);
+            let error = if kind == Kind::Bodies {
+                Error::InvalidBody
+            } else {
+                Error::InvalidReceipt
+            };
+            return match self.strike(peer, error) {
+                Ok(()) => None,
+                Err(e) => Some(Err(e)),
+            };
+        }
+        Some(Ok(numbers))
+    }
+
+    /// Applies a matched content reply: the peer learns, undelivered blocks are re-queued, invalid items strike.
+    fn on_content(&mut self, peer: &str, kind: Kind, delivery: &Delivery) -> Result<(), Error> {
+        let max_lacking = self.d.config.max_lacking;
+        if let Some(p) = self.peers.get_mut(peer) {
+            content::learn(p, kind, delivery, max_lacking);
+        }
+        self.cache.requeue(kind, delivery.undelivered());
+        if delivery.invalid {
+            let error = if kind == Kind::Bodies {
+                Error::InvalidBody
+            } else {
+                Error::InvalidReceipt
+            };
+            return self.strike(peer, error);
+        }
+        Ok(())
+    }
+
+    // ---- import ----
+
+    /// Imports up to `max` complete blocks and records progress and statistics.
+    fn import(&mut self, max: usize) -> Result<(), Error> {
+        let batch = self.d.config.import_batch;
+        let out = self
+            .importer
+            .import(&self.d.store, &mut self.cache, max, batch)?;
+        if let Some(last) = &out.last {
+            lock(&self.d.progress).current = last.number;
+        }
+        let mut s = lock(&self.d.stats);
+        s.imported += out.blocks;
+        s.batches += out.batches;
+        Ok(())
+    }
+
+    /// After a failed sync with sampled header validation, removes the last imported headers that were not all
+    /// checked by the validator.
+    pub(crate) fn rollback(&mut self) {
+        if self.d.config.header_check_frequency <= 1 {
+            return;
+        }
+        if let Some((from, to)) = self
+            .importer
+            .rollback(&self.d.store, self.d.config.rollback_depth)
+        {
+            tracing::warn!(from, to, "rolled back unverified headers");
+            lock(&self.d.stats).rolled_back = from - to;
+            lock(&self.d.progress).current = to;
+        }
+    }
+}
