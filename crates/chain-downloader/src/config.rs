@@ -173,6 +173,21 @@ impl Config {
         self
     }
 
+    /// Sets the headers per reverse request of the trusted-head sync.
+    #[must_use]
+    pub const fn with_reverse_batch(mut self, headers: u64) -> Self {
+        self.reverse_batch = headers;
+        self
+    }
+
+    /// Sets how many validated headers may wait ahead of the result cache (and, in the trusted-head sync, how
+    /// many downloaded headers may wait to link).
+    #[must_use]
+    pub const fn with_max_queued_headers(mut self, headers: usize) -> Self {
+        self.max_queued_headers = headers;
+        self
+    }
+
     /// Sets the header sampling frequency.
     #[must_use]
     pub const fn with_header_check_frequency(mut self, every: u64) -> Self {

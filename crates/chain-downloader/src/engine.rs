@@ -160,10 +160,14 @@ impl<'d, S: ChainStore> Engine<'d, S> {
 
     /// Runs the loop until the header source is exhausted and everything it gave is imported.
     pub(crate) async fn run(&mut self) -> Result<(), Error> {
+        // A resumed reverse download may link before any reply.
+        self.deliver_headers()?;
         loop {
             self.refresh_peers()?;
             self.fill_cache();
             self.schedule_headers()?;
+            // Staged headers were read just now.
+            self.fill_cache();
             if self.mode.bodies() {
                 self.schedule_content(Kind::Bodies)?;
             }
