@@ -40,7 +40,7 @@ pub(crate) async fn run<S: ChainStore>(
         reverse.resume(head, low);
     }
     let mut engine = Engine::new(d, mode, cancel, None);
-    engine.headers = HeaderSource::Reverse(reverse);
+    engine.headers = HeaderSource::Reverse(Box::new(reverse));
     engine.run().await?;
     let HeaderSource::Reverse(reverse) = std::mem::replace(&mut engine.headers, HeaderSource::Idle)
     else {

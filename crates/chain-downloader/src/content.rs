@@ -83,20 +83,14 @@ mod tests {
         fn block_range(&self) -> Option<BlockRange> {
             self.1
         }
-        fn headers(
-            &self,
-            _: HeadersRequest,
-        ) -> impl Future<Output = Result<Vec<Header>, Error>> + Send {
-            async { Ok(vec![]) }
+        async fn headers(&self, _: HeadersRequest) -> Result<Vec<Header>, Error> {
+            Ok(vec![])
         }
-        fn bodies(&self, _: Vec<H256>) -> impl Future<Output = Result<Vec<Body>, Error>> + Send {
-            async { Ok(vec![]) }
+        async fn bodies(&self, _: Vec<H256>) -> Result<Vec<Body>, Error> {
+            Ok(vec![])
         }
-        fn receipts(
-            &self,
-            _: Vec<H256>,
-        ) -> impl Future<Output = Result<Vec<Vec<Receipt>>, Error>> + Send {
-            async { Ok(vec![]) }
+        async fn receipts(&self, _: Vec<H256>) -> Result<Vec<Vec<Receipt>>, Error> {
+            Ok(vec![])
         }
     }
 

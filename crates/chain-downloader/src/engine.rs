@@ -11,8 +11,8 @@ use std::{
     sync::Arc,
 };
 
-use chain_types::{ChainStore, DynChainSource, Header, HeadersRequest, SealedHeader};
-use tokio::{sync::watch, time::Instant};
+use chain_types::{ChainStore, DynChainSource, Header, SealedHeader};
+use tokio::sync::watch;
 
 use crate::{
     Error, SyncMode,
@@ -33,9 +33,9 @@ pub(crate) enum HeaderSource {
     /// None yet.
     Idle,
     /// The forward skeleton from a master peer.
-    Skeleton(Skeleton),
+    Skeleton(Box<Skeleton>),
     /// The reverse download from a trusted head into the staging area.
-    Reverse(Reverse),
+    Reverse(Box<Reverse>),
     /// Staged headers read back from the store.
     Staged(StagedReader),
 }
@@ -44,7 +44,7 @@ pub(crate) enum HeaderSource {
 pub(crate) struct Engine<'d, S> {
     pub(crate) d: &'d Shared<S>,
     pub(crate) mode: SyncMode,
-    cancel: watch::Receiver<bool>,
+    pub(crate) cancel: watch::Receiver<bool>,
     pub(crate) peers: HashMap<String, SyncPeer>,
     generation: u64,
     pub(crate) qos: Qos,
@@ -119,43 +119,6 @@ impl<'d, S: ChainStore> Engine<'d, S> {
         self.last_queued = origin.clone();
         self.queue.clear();
         self.importer.origin = origin.number;
-    }
-
-    /// One header request to `peer`, bounded by the current timeout and by cancellation (the forward sync's
-    /// sequential head fetch and ancestor search).
-    pub(crate) async fn request_once(
-        &mut self,
-        peer: &str,
-        request: HeadersRequest,
-    ) -> Result<Vec<SealedHeader>, Error> {
-        let source = self
-            .peers
-            .get(peer)
-            .map(|p| p.source.clone())
-            .ok_or(Error::NoPeers)?;
-        let ttl = self.qos.ttl();
-        let fut = tokio::time::timeout(ttl, source.headers_boxed(request));
-        let started = Instant::now();
-        let outcome = tokio::select! {
-            biased;
-            _ = self.cancel.changed() => return Err(Error::Cancelled),
-            r = fut => r,
-        };
-        let headers = match outcome {
-            Err(_) => return Err(Error::Timeout),
-            Ok(Err(e)) => {
-                return Err(Error::Source {
-                    peer: peer.to_owned(),
-                    source: Arc::new(e),
-                });
-            }
-            Ok(Ok(h)) => h,
-        };
-        if let Some(p) = self.peers.get_mut(peer) {
-            p.update(Kind::Headers, headers.len(), started.elapsed());
-        }
-        lock(&self.d.stats).requests[Kind::Headers as usize] += 1;
-        Ok(headers.into_iter().map(Header::seal).collect())
     }
 
     /// Runs the loop until the header source is exhausted and everything it gave is imported.
@@ -249,22 +212,7 @@ impl<'d, S: ChainStore> Engine<'d, S> {
             }
             self.remove_peer(&id);
         }
-        let n = self.peers.len().max(1);
-        let mut avg = [0.0; 3];
-        for p in self.peers.values() {
-            for (a, t) in avg.iter_mut().zip(p.throughput) {
-                #[allow(clippy::cast_precision_loss)]
-                let share = t / n as f64;
-                *a += share;
-            }
-        }
-        let median = self.qos.median_rtt(self.peers.values());
-        for (id, source) in registered {
-            if let std::collections::hash_map::Entry::Vacant(e) = self.peers.entry(id) {
-                e.insert(SyncPeer::new(source, avg, median));
-                self.qos.peer_joined(self.peers.len());
-            }
-        }
+        crate::peer::join(&mut self.peers, registered, &mut self.qos);
         Ok(())
     }
 
@@ -306,15 +254,8 @@ impl<'d, S: ChainStore> Engine<'d, S> {
         Ok(())
     }
 
-    /// Idle peers for `kind`, fastest first (ties by id, for determinism).
     fn idle_peers(&self, kind: Kind) -> Vec<String> {
-        let mut idle: Vec<&SyncPeer> = self.peers.values().filter(|p| p.idle(kind)).collect();
-        idle.sort_by(|a, b| {
-            b.throughput[kind as usize]
-                .total_cmp(&a.throughput[kind as usize])
-                .then(a.id.cmp(&b.id))
-        });
-        idle.into_iter().map(|p| p.id.clone()).collect()
+        crate::peer::idle(&self.peers, kind)
     }
 
     fn in_flight(&self, kind: Kind) -> usize {
@@ -490,7 +431,7 @@ impl<'d, S: ChainStore> Engine<'d, S> {
                             return Err(Error::HeadUnavailable);
                         }
                         let target = r.target();
-                        let mut order = idle.clone();
+                        let mut order = idle;
                         // Peers that announced the trusted head as theirs first.
                         order.sort_by_key(|id| {
                             !self.peers.get(id).is_some_and(|p| {

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use chain_types::{
-    BlockHashOrNumber, ChainStore, DynChainSource, H256, HeadersRequest, SealedHeader, U256,
+    BlockHashOrNumber, ChainStore, DynChainSource, H256, Header, HeadersRequest, SealedHeader, U256,
 };
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 
 use crate::{
     Error, SyncMode,
     ancestor::span_request,
     engine::{Engine, HeaderSource},
+    peer::Kind,
     skeleton::Skeleton,
     state::{Shared, lock},
 };
@@ -93,7 +94,13 @@ async fn sync<S: ChainStore>(
     e.height = head.number;
     let fetch = e.d.config.max_header_fetch;
     let size = e.d.config.max_skeleton_size;
-    e.headers = HeaderSource::Skeleton(Skeleton::new(&ancestor, head.number, target, fetch, size));
+    e.headers = HeaderSource::Skeleton(Box::new(Skeleton::new(
+        &ancestor,
+        head.number,
+        target,
+        fetch,
+        size,
+    )));
     e.run().await?;
     let (head, td) =
         e.d.store
@@ -104,6 +111,43 @@ async fn sync<S: ChainStore>(
         return Err(Error::StallingPeer);
     }
     Ok(head)
+}
+
+/// One header request to `peer`, bounded by the current timeout and by cancellation (the forward sync's
+/// sequential head fetch and ancestor search).
+async fn request_once<S: ChainStore>(
+    e: &mut Engine<'_, S>,
+    peer: &str,
+    request: HeadersRequest,
+) -> Result<Vec<SealedHeader>, Error> {
+    let source = e
+        .peers
+        .get(peer)
+        .map(|p| p.source.clone())
+        .ok_or(Error::NoPeers)?;
+    let ttl = e.qos.ttl();
+    let fut = tokio::time::timeout(ttl, source.headers_boxed(request));
+    let started = Instant::now();
+    let outcome = tokio::select! {
+        biased;
+        _ = e.cancel.changed() => return Err(Error::Cancelled),
+        r = fut => r,
+    };
+    let headers = match outcome {
+        Err(_) => return Err(Error::Timeout),
+        Ok(Err(e)) => {
+            return Err(Error::Source {
+                peer: peer.to_owned(),
+                source: Arc::new(e),
+            });
+        }
+        Ok(Ok(h)) => h,
+    };
+    if let Some(p) = e.peers.get_mut(peer) {
+        p.update(Kind::Headers, headers.len(), started.elapsed());
+    }
+    lock(&e.d.stats).requests[Kind::Headers as usize] += 1;
+    Ok(headers.into_iter().map(Header::seal).collect())
 }
 
 /// Fetches the announced head; it must hash to the announced hash.
@@ -118,7 +162,7 @@ async fn fetch_head<S: ChainStore>(
         skip: 0,
         reverse: true,
     };
-    let mut headers = e.request_once(master, request).await?;
+    let mut headers = request_once(e, master, request).await?;
     if headers.len() != 1 {
         return Err(Error::BadPeer("head reply must hold exactly one header"));
     }
@@ -171,7 +215,7 @@ async fn find_ancestor<S: ChainStore>(
         skip: span.span - 1,
         reverse: false,
     };
-    let headers = e.request_once(master, request).await?;
+    let headers = request_once(e, master, request).await?;
     if headers.is_empty() {
         return Err(Error::EmptyHeaderSet);
     }
@@ -199,9 +243,7 @@ async fn find_ancestor<S: ChainStore>(
     let mut end = remote;
     while start + 1 < end {
         let check = start + (end - start) / 2;
-        let mut headers = e
-            .request_once(master, HeadersRequest::rising(check, 1))
-            .await?;
+        let mut headers = request_once(e, master, HeadersRequest::rising(check, 1)).await?;
         if headers.len() != 1 {
             return Err(Error::BadPeer(
                 "binary search reply must hold exactly one header",

@@ -5,7 +5,11 @@
 //! in about 0.9 × the shared round-trip estimate, and times out after 3 × that estimate divided by the
 //! confidence in it (capped at the configured limit), as in go-ethereum's downloader before `p2p/msgrate`.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chain_types::DynChainSource;
 
@@ -147,6 +151,42 @@ impl SyncPeer {
             Kind::Headers => false,
         }
     }
+}
+
+/// Adds the `registered` peers missing from `peers`, each starting with the average throughput and the median
+/// round trip of the others; every join lowers the confidence of `qos`.
+pub(crate) fn join(
+    peers: &mut HashMap<String, SyncPeer>,
+    registered: HashMap<String, Arc<dyn DynChainSource>>,
+    qos: &mut Qos,
+) {
+    let n = peers.len().max(1);
+    let mut avg = [0.0; 3];
+    for p in peers.values() {
+        for (a, t) in avg.iter_mut().zip(p.throughput) {
+            #[allow(clippy::cast_precision_loss)]
+            let share = t / n as f64;
+            *a += share;
+        }
+    }
+    let median = qos.median_rtt(peers.values());
+    for (id, source) in registered {
+        if let std::collections::hash_map::Entry::Vacant(e) = peers.entry(id) {
+            e.insert(SyncPeer::new(source, avg, median));
+            qos.peer_joined(peers.len());
+        }
+    }
+}
+
+/// The ids of the peers with no request of `kind` in flight, fastest first (ties by id, for determinism).
+pub(crate) fn idle(peers: &HashMap<String, SyncPeer>, kind: Kind) -> Vec<String> {
+    let mut idle: Vec<&SyncPeer> = peers.values().filter(|p| p.idle(kind)).collect();
+    idle.sort_by(|a, b| {
+        b.throughput[kind as usize]
+            .total_cmp(&a.throughput[kind as usize])
+            .then(a.id.cmp(&b.id))
+    });
+    idle.into_iter().map(|p| p.id.clone()).collect()
 }
 
 /// The shared round-trip estimate and the confidence in it.

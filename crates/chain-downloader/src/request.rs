@@ -217,25 +217,17 @@ mod tests {
         fn head(&self) -> (H256, chain_types::U256) {
             (H256::zero(), 0.into())
         }
-        fn headers(
-            &self,
-            r: HeadersRequest,
-        ) -> impl Future<Output = Result<Vec<Header>, Error>> + Send {
-            async move {
-                if r.amount == 0 {
-                    std::future::pending::<()>().await;
-                }
-                Ok(vec![Header::default()])
+        async fn headers(&self, r: HeadersRequest) -> Result<Vec<Header>, Error> {
+            if r.amount == 0 {
+                std::future::pending::<()>().await;
             }
+            Ok(vec![Header::default()])
         }
-        fn bodies(&self, _: Vec<H256>) -> impl Future<Output = Result<Vec<Body>, Error>> + Send {
-            async { Ok(vec![]) }
+        async fn bodies(&self, _: Vec<H256>) -> Result<Vec<Body>, Error> {
+            Ok(vec![])
         }
-        fn receipts(
-            &self,
-            _: Vec<H256>,
-        ) -> impl Future<Output = Result<Vec<Vec<Receipt>>, Error>> + Send {
-            async { Ok(vec![]) }
+        async fn receipts(&self, _: Vec<H256>) -> Result<Vec<Vec<Receipt>>, Error> {
+            Ok(vec![])
         }
     }
 

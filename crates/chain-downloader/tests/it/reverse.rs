@@ -302,7 +302,7 @@ async fn resume_after_an_abort_mid_forward_fetches_no_headers() {
         () = abort => {}
     }
     let imported = t.head_number();
-    assert!(imported >= 300 && imported < 1499);
+    assert!((300..1499).contains(&imported));
     let low = t.d.store().lowest_staged().unwrap().unwrap();
     assert!(
         low.number <= imported + 1,
