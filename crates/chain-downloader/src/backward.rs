@@ -10,7 +10,8 @@ use tokio::sync::watch;
 
 use crate::{
     Error, SyncMode,
-    engine::{Engine, HeaderSource},
+    engine::Engine,
+    headers::HeaderSource,
     reverse::Reverse,
     staged::StagedReader,
     state::{Shared, lock},

@@ -45,6 +45,10 @@ impl std::fmt::Display for SyncMode {
     }
 }
 
+/// Highest head number accepted (2^48 blocks, ages away), so that block-number arithmetic cannot overflow on a
+/// peer's say-so.
+pub(crate) const MAX_HEAD_NUMBER: u64 = 1 << 48;
+
 /// Headers per fill request and skeleton spacing (go-ethereum `MaxHeaderFetch`).
 pub const MAX_HEADER_FETCH: u64 = 192;
 /// Skeleton headers per request (go-ethereum `MaxSkeletonSize`).

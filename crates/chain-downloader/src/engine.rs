@@ -18,27 +18,12 @@ use crate::{
     Error, SyncMode,
     cache::{Delivery, ResultCache},
     content,
+    headers::{Checks, Effect, HeaderSource, Queue, View},
     import::Importer,
     peer::{Kind, Qos, SyncPeer},
     request::{Ask, HeaderJob, Payload, Reply, Requests},
-    reverse::{Reverse, Verdict},
-    skeleton::{FillVerdict, Skeleton},
-    staged::StagedReader,
     state::{Shared, lock},
 };
-
-/// Where the engine gets its headers from.
-#[derive(Debug)]
-pub(crate) enum HeaderSource {
-    /// None yet.
-    Idle,
-    /// The forward skeleton from a master peer.
-    Skeleton(Box<Skeleton>),
-    /// The reverse download from a trusted head into the staging area.
-    Reverse(Box<Reverse>),
-    /// Staged headers read back from the store.
-    Staged(StagedReader),
-}
 
 /// The state of one sync.
 pub(crate) struct Engine<'d, S> {
@@ -53,9 +38,7 @@ pub(crate) struct Engine<'d, S> {
     pub(crate) master: Option<String>,
     pub(crate) headers: HeaderSource,
     /// Validated headers waiting for a cache slot.
-    queue: VecDeque<SealedHeader>,
-    /// The last header queued (the parent for validation).
-    last_queued: SealedHeader,
+    queue: Queue,
     /// The target height (always validated, even when validation is sampled).
     pub(crate) height: u64,
     pub(crate) cache: ResultCache,
@@ -105,8 +88,10 @@ impl<'d, S: ChainStore> Engine<'d, S> {
             requests: Requests::default(),
             master: master_id,
             headers: HeaderSource::Idle,
-            queue: VecDeque::new(),
-            last_queued: Header::default().seal(),
+            queue: Queue {
+                headers: VecDeque::new(),
+                last: Header::default().seal(),
+            },
             height: 0,
             cache: ResultCache::new(mode, &d.config, 0),
             importer: Importer::default(),
@@ -116,8 +101,8 @@ impl<'d, S: ChainStore> Engine<'d, S> {
     /// Prepares the cache and the import for blocks above `origin`.
     pub(crate) fn start_above(&mut self, origin: &SealedHeader) {
         self.cache = ResultCache::new(self.mode, &self.d.config, origin.number + 1);
-        self.last_queued = origin.clone();
-        self.queue.clear();
+        self.queue.last = origin.clone();
+        self.queue.headers.clear();
         self.importer.origin = origin.number;
     }
 
@@ -170,13 +155,8 @@ impl<'d, S: ChainStore> Engine<'d, S> {
     }
 
     fn finished(&self) -> bool {
-        let headers_done = match &self.headers {
-            HeaderSource::Idle => true,
-            HeaderSource::Skeleton(s) => s.finished(),
-            HeaderSource::Reverse(r) => return r.finished(),
-            HeaderSource::Staged(s) => s.finished(),
-        };
-        headers_done && self.queue.is_empty() && self.cache.all_ready()
+        let (done, feeds_cache) = self.headers.finished();
+        done && (!feeds_cache || (self.queue.headers.is_empty() && self.cache.all_ready()))
     }
 
     fn update_stats(&self) {
@@ -292,11 +272,7 @@ impl<'d, S: ChainStore> Engine<'d, S> {
     /// Puts the items of a failed request back.
     fn requeue(&mut self, ask: Ask) {
         match ask {
-            Ask::Headers(job, _) => match &mut self.headers {
-                HeaderSource::Skeleton(s) => s.requeue(job),
-                HeaderSource::Reverse(r) => r.requeue(job),
-                HeaderSource::Idle | HeaderSource::Staged(_) => {}
-            },
+            Ask::Headers(job, _) => self.headers.requeue(job),
             Ask::Bodies(n) => self.cache.requeue(Kind::Bodies, n),
             Ask::Receipts(n) => self.cache.requeue(Kind::Receipts, n),
         }
@@ -397,76 +373,18 @@ impl<'d, S: ChainStore> Engine<'d, S> {
     // ---- headers ----
 
     fn schedule_headers(&mut self) -> Result<(), Error> {
-        let frontier = self.cache.frontier();
-        let window = self.d.config.max_queued_headers as u64;
-        let allows = move |end: u64| end < frontier + window;
         let idle = self.idle_peers(Kind::Headers);
-        let headers_in_flight = self.in_flight(Kind::Headers);
-        let mut asks = Vec::new();
-        match &mut self.headers {
-            HeaderSource::Idle => {}
-            HeaderSource::Skeleton(s) => {
-                if let Some(master) = self.master.clone()
-                    && idle.contains(&master)
-                    && let Some(ask) = s.master_ask(allows)
-                {
-                    asks.push((master, ask));
-                }
-                let helpers: Vec<String> = idle
-                    .iter()
-                    .filter(|id| !asks.iter().any(|(m, _)| m == *id))
-                    .cloned()
-                    .collect();
-                let (fills, throttled) = s.fill_asks(&helpers, allows);
-                let unfillable = !throttled && s.has_pending() && fills.is_empty();
-                asks.extend(fills);
-                if unfillable && asks.is_empty() && headers_in_flight == 0 {
-                    return Err(Error::InvalidChain("skeleton chain unfillable"));
-                }
-            }
-            HeaderSource::Reverse(r) => {
-                if r.head().is_none() {
-                    if headers_in_flight == 0 {
-                        if r.head_exhausted(self.peers.keys()) {
-                            return Err(Error::HeadUnavailable);
-                        }
-                        let target = r.target();
-                        let mut order = idle;
-                        // Peers that announced the trusted head as theirs first.
-                        order.sort_by_key(|id| {
-                            !self.peers.get(id).is_some_and(|p| {
-                                p.source
-                                    .block_range()
-                                    .is_some_and(|b| b.latest_hash == target)
-                            })
-                        });
-                        asks.extend(r.head_ask(&order));
-                    }
-                } else {
-                    let peers = &self.peers;
-                    asks = r.asks(&idle, |id, top| {
-                        peers.get(id).is_some_and(|p| p.serves_headers(top))
-                    });
-                    if asks.is_empty() && r.has_pending() && headers_in_flight == 0 {
-                        return Err(Error::PeersUnavailable);
-                    }
-                }
-            }
-            HeaderSource::Staged(s) => {
-                let end = frontier + window - 1;
-                if !s.finished() && s.next() <= end {
-                    let headers = s.read(&self.d.store, end)?;
-                    if let Some(last) = headers.last() {
-                        self.last_queued = last.clone();
-                    }
-                    self.queue.extend(headers);
-                }
-            }
-        }
-        for (peer, ask) in asks {
-            self.send(&peer, ask);
-        }
-        Ok(())
+        let view = View {
+            idle: &idle,
+            in_flight: self.in_flight(Kind::Headers),
+            peers: &self.peers,
+            master: self.master.as_deref(),
+            window_end: self.cache.frontier() + self.d.config.max_queued_headers as u64,
+        };
+        let mut out = Vec::new();
+        self.headers
+            .schedule(&view, &self.d.store, &mut self.queue, &mut out)?;
+        self.apply(out)
     }
 
     fn on_headers(
@@ -475,93 +393,41 @@ impl<'d, S: ChainStore> Engine<'d, S> {
         job: HeaderJob,
         headers: Vec<Header>,
     ) -> Result<(), Error> {
-        match (&mut self.headers, job) {
-            (HeaderSource::Skeleton(s), HeaderJob::Skeleton { from, count }) => {
-                s.on_skeleton(from, count, headers)?;
-            }
-            (HeaderSource::Skeleton(s), HeaderJob::Tail { from, count }) => {
-                s.on_tail(from, count, headers)?;
-            }
-            (HeaderSource::Skeleton(s), HeaderJob::Fill { start }) => {
-                if let FillVerdict::Rejected { strike } = s.on_fill(peer, start, headers) {
-                    if let Some(p) = self.peers.get_mut(peer) {
-                        p.throughput[Kind::Headers as usize] = 0.0;
-                    }
-                    if strike {
-                        self.strike(peer, Error::BadPeer("inconsistent headers"))?;
-                    }
-                }
-            }
-            (HeaderSource::Reverse(r), HeaderJob::Head) => match r.on_head(headers) {
-                Ok(_) => {}
-                Err(reason) => return self.drop_helper(peer, Error::BadPeer(reason)),
-            },
-            (HeaderSource::Reverse(r), HeaderJob::Reverse { top }) => {
-                let verdict = r.on_reverse(peer, top, headers);
-                if verdict != Verdict::Accepted
-                    && let Some(p) = self.peers.get_mut(peer)
-                {
-                    p.throughput[Kind::Headers as usize] = 0.0;
-                }
-                if verdict == Verdict::Strike {
-                    self.strike(peer, Error::BadPeer("inconsistent headers"))?;
-                }
-            }
-            _ => return Ok(()),
-        }
+        let mut out = Vec::new();
+        self.headers.on_reply(peer, job, headers, &mut out)?;
+        self.apply(out)?;
         self.deliver_headers()
     }
 
-    /// Hands what the header source has ready on: skeleton batches are validated and queued, linked reverse
-    /// batches are staged in the store.
+    /// Hands on what the header source has ready.
     fn deliver_headers(&mut self) -> Result<(), Error> {
-        match &mut self.headers {
-            HeaderSource::Skeleton(s) => {
-                let frequency = self.d.config.header_check_frequency.max(1);
-                while let Some(batch) = s.take_ready() {
-                    for (i, h) in batch.iter().enumerate() {
-                        if frequency == 1 || h.number % frequency == 0 || h.number == self.height {
-                            let parent = if i == 0 {
-                                &self.last_queued
-                            } else {
-                                &batch[i - 1]
-                            };
-                            if let Err(reason) = self.d.validator.validate(h, parent) {
-                                tracing::debug!(
-                                    number = h.number,
-                                    reason,
-                                    "header rejected by the validator"
-                                );
-                                return Err(Error::InvalidChain(
-                                    "header rejected by the validator",
-                                ));
-                            }
-                        }
+        let checks = Checks {
+            validator: self.d.validator.as_ref(),
+            frequency: self.d.config.header_check_frequency,
+            height: self.height,
+        };
+        let mut out = Vec::new();
+        self.headers
+            .deliver(&self.d.store, checks, &mut self.queue, &mut out)?;
+        self.apply(out)
+    }
+
+    /// Applies a header source's effects.
+    fn apply(&mut self, effects: Vec<Effect>) -> Result<(), Error> {
+        for effect in effects {
+            match effect {
+                Effect::Send(peer, ask) => self.send(&peer, ask),
+                Effect::Strike(peer, error) => self.strike(&peer, error)?,
+                Effect::Drop(peer, error) => self.drop_helper(&peer, error)?,
+                Effect::Slow(peer) => {
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.throughput[Kind::Headers as usize] = 0.0;
                     }
-                    if let Some(last) = batch.last() {
-                        self.last_queued = last.clone();
-                    }
-                    self.queue.extend(batch);
                 }
-                Ok(())
+                Effect::Staged(n) => lock(&self.d.stats).staged += n,
             }
-            HeaderSource::Reverse(r) => {
-                let store = &self.d.store;
-                let linked = r.link_ready(self.d.validator.as_ref(), |n| {
-                    store.header_by_number(n).map_err(Error::store)
-                })?;
-                for batch in linked.batches {
-                    let n = batch.len() as u64;
-                    store.stage_headers(batch).map_err(Error::store)?;
-                    lock(&self.d.stats).staged += n;
-                }
-                for liar in linked.liars {
-                    self.strike(&liar, Error::BadPeer("reverse batch does not link"))?;
-                }
-                Ok(())
-            }
-            HeaderSource::Idle | HeaderSource::Staged(_) => Ok(()),
         }
+        Ok(())
     }
 
     // ---- content ----
@@ -569,7 +435,7 @@ impl<'d, S: ChainStore> Engine<'d, S> {
     /// Moves queued headers into the cache while it has room.
     fn fill_cache(&mut self) {
         while self.cache.has_room() {
-            let Some(header) = self.queue.pop_front() else {
+            let Some(header) = self.queue.headers.pop_front() else {
                 break;
             };
             self.cache.push(header);

@@ -11,15 +11,13 @@ use tokio::{sync::watch, time::Instant};
 use crate::{
     Error, SyncMode,
     ancestor::span_request,
-    engine::{Engine, HeaderSource},
+    config::MAX_HEAD_NUMBER,
+    engine::Engine,
+    headers::HeaderSource,
     peer::Kind,
     skeleton::Skeleton,
     state::{Shared, lock},
 };
-
-/// Highest head number accepted (2^48 blocks, ages away), so that block-number arithmetic cannot overflow on a
-/// peer's say-so.
-pub(crate) const MAX_HEAD_NUMBER: u64 = 1 << 48;
 
 /// Runs one forward sync with `master`, which announced `target` with total difficulty `target_td`; returns the
 /// local head at the end. A failed sync with sampled validation rolls back unchecked headers.

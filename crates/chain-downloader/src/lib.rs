@@ -102,6 +102,7 @@ mod downloader;
 mod engine;
 mod error;
 mod forward;
+mod headers;
 mod import;
 mod peer;
 mod request;
