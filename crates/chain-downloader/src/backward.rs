@@ -104,16 +104,16 @@ fn resumable<S: ChainStore>(
         store.clear_staged(u64::MAX).map_err(Error::store)?;
         return Ok(None);
     }
-    if let Some(low) = store.lowest_staged().map_err(Error::store)?
-        && low.number <= local_head.number
+    // Imported by the last run but not cleared (a crash between the two writes): clear them. Staged headers below
+    // the local head that are not local (the trusted chain forks off below it) stay; they link further down.
+    if store
+        .staged_header(local_head.number)
+        .map_err(Error::store)?
+        .is_some_and(|s| s.hash() == local_head.hash())
     {
-        // Imported by the last run but not cleared (a crash between the two writes), or a local chain that moved.
-        let same = store
-            .staged_header(local_head.number)
-            .map_err(Error::store)?
-            .is_some_and(|s| s.hash() == local_head.hash());
-        let through = if same { local_head.number } else { u64::MAX };
-        store.clear_staged(through).map_err(Error::store)?;
+        store
+            .clear_staged(local_head.number)
+            .map_err(Error::store)?;
     }
     match store.lowest_staged().map_err(Error::store)? {
         Some(low) => Ok(Some((top, low))),

@@ -470,3 +470,73 @@ async fn sync_best_survives_a_lying_master() {
     assert_own_chain(t.d.store(), &chain, chain.len(), SyncMode::Light);
     assert_eq!(t.dropped(), ["a-liar"]);
 }
+
+/// A trusted-head sync killed mid-reverse on a redb file (store and downloader dropped) resumes after reopening:
+/// the staged headers survive, nothing linked is fetched again; a fork below the local head survives it too.
+#[tokio::test(start_paused = true)]
+async fn redb_resume_after_a_kill_mid_reverse_on_a_fork() {
+    use std::sync::Arc;
+
+    use chain_downloader::Downloader;
+    use chain_types::{BlockEntry, RedbStore};
+
+    let local = Chain::new(600, 13);
+    let trusted = local.fork(200, 1800, 31, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    {
+        let store = RedbStore::open(&path).unwrap();
+        let entries: Vec<BlockEntry> = local
+            .headers
+            .iter()
+            .cloned()
+            .map(BlockEntry::from)
+            .collect();
+        store.insert_batch(entries).unwrap();
+    }
+    let peer = MockPeer::with(
+        "peer",
+        &trusted,
+        Behaviour {
+            delay: Duration::from_secs(1),
+            ..Behaviour::default()
+        },
+    );
+    let head = trusted.head().0;
+    let low = {
+        let d = Downloader::new(RedbStore::open(&path).unwrap(), reverse_config());
+        d.register_peer(Arc::new(peer.clone()));
+        let r = tokio::time::timeout(
+            Duration::from_millis(12_500),
+            d.sync_trusted(head, SyncMode::Light),
+        )
+        .await;
+        assert!(r.is_err(), "killed");
+        let low = d.store().lowest_staged().unwrap().unwrap();
+        assert!(
+            low.number < 600,
+            "the reverse download went below the local head: {}",
+            low.number
+        );
+        assert_eq!(
+            d.store().head_number().unwrap(),
+            Some(599),
+            "nothing imported yet"
+        );
+        low
+    };
+    assert_eq!(peer.counters.live.load(Ordering::SeqCst), 0);
+    let before = reverse_asks(&peer).len();
+    let d = Downloader::new(RedbStore::open(&path).unwrap(), reverse_config());
+    d.register_peer(Arc::new(peer.clone()));
+    d.sync_trusted(head, SyncMode::Light).await.unwrap();
+    assert_own_chain(d.store(), &trusted, trusted.len(), SyncMode::Light);
+    assert_eq!(d.store().verify().unwrap(), 1800);
+    assert!(
+        reverse_asks(&peer)[before..]
+            .iter()
+            .all(|&(top, _)| top < low.number),
+        "nothing staged was fetched again"
+    );
+    assert!(d.store().lowest_staged().unwrap().is_none());
+}
