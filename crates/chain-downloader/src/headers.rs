@@ -282,3 +282,179 @@ impl HeaderSource {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chain_types::{
+        BlockRange, Body, ChainSource, H256, HeadersRequest, MemoryStore, Receipt, U256,
+    };
+
+    use super::*;
+    use crate::{NoValidation, peer::SyncPeer};
+
+    struct Ranged(&'static str, Option<BlockRange>);
+
+    impl ChainSource for Ranged {
+        fn id(&self) -> &str {
+            self.0
+        }
+        fn head(&self) -> (H256, U256) {
+            (H256::zero(), U256::zero())
+        }
+        fn block_range(&self) -> Option<BlockRange> {
+            self.1
+        }
+        async fn headers(&self, _: HeadersRequest) -> Result<Vec<Header>, chain_types::Error> {
+            Ok(vec![])
+        }
+        async fn bodies(&self, _: Vec<H256>) -> Result<Vec<Body>, chain_types::Error> {
+            Ok(vec![])
+        }
+        async fn receipts(&self, _: Vec<H256>) -> Result<Vec<Vec<Receipt>>, chain_types::Error> {
+            Ok(vec![])
+        }
+    }
+
+    fn chain(n: u64) -> Vec<SealedHeader> {
+        let mut v: Vec<SealedHeader> = Vec::new();
+        for i in 0..n {
+            let parent_hash = v.last().map(SealedHeader::hash).unwrap_or_default();
+            v.push(
+                Header {
+                    number: i,
+                    parent_hash,
+                    ..Header::default()
+                }
+                .seal(),
+            );
+        }
+        v
+    }
+
+    #[test]
+    fn the_head_goes_first_to_the_peer_announcing_it_then_nobody_is_left() {
+        let c = chain(3);
+        let range = BlockRange {
+            earliest: 0,
+            latest: 2,
+            latest_hash: c[2].hash(),
+        };
+        let mut peers = HashMap::new();
+        for (id, r) in [("a", None), ("b", Some(range))] {
+            peers.insert(
+                id.to_owned(),
+                SyncPeer::new(Arc::new(Ranged(id, r)), [0.0; 3], 1.0),
+            );
+        }
+        let idle = ["a".to_owned(), "b".to_owned()];
+        let mut source = HeaderSource::Reverse(Box::new(Reverse::new(c[2].hash(), 0, 10, 100)));
+        let store = MemoryStore::new();
+        let mut queue = Queue {
+            headers: VecDeque::new(),
+            last: c[0].clone(),
+        };
+        let view = View {
+            idle: &idle,
+            in_flight: 0,
+            peers: &peers,
+            master: None,
+            window_end: u64::MAX,
+        };
+        let mut out = Vec::new();
+        source
+            .schedule(&view, &store, &mut queue, &mut out)
+            .unwrap();
+        assert!(
+            matches!(&out[..], [Effect::Send(p, Ask::Headers(HeaderJob::Head, _))] if p == "b")
+        );
+        // "b" lacked it; "a" is asked next, then nobody is left.
+        source
+            .on_reply("b", HeaderJob::Head, vec![], &mut out)
+            .unwrap();
+        out.clear();
+        source
+            .schedule(&view, &store, &mut queue, &mut out)
+            .unwrap();
+        assert!(matches!(&out[..], [Effect::Send(p, _)] if p == "a"));
+        out.clear();
+        let err = source
+            .schedule(&view, &store, &mut queue, &mut out)
+            .unwrap_err();
+        assert!(err.is_head_unavailable());
+    }
+
+    #[test]
+    fn a_wrong_head_drops_and_garbage_strikes() {
+        let c = chain(12);
+        let mut source = HeaderSource::Reverse(Box::new(Reverse::new(c[11].hash(), 0, 10, 100)));
+        let mut out = Vec::new();
+        source
+            .on_reply(
+                "liar",
+                HeaderJob::Head,
+                vec![c[10].header().clone()],
+                &mut out,
+            )
+            .unwrap();
+        assert!(matches!(&out[..], [Effect::Drop(p, _)] if p == "liar"));
+        out.clear();
+        source
+            .on_reply(
+                "ok",
+                HeaderJob::Head,
+                vec![c[11].header().clone()],
+                &mut out,
+            )
+            .unwrap();
+        assert!(out.is_empty());
+        let store = MemoryStore::new();
+        store
+            .insert_batch(vec![chain_types::BlockEntry::from(c[0].clone())])
+            .unwrap();
+        let checks = Checks {
+            validator: &NoValidation,
+            frequency: 1,
+            height: 11,
+        };
+        let mut queue = Queue {
+            headers: VecDeque::new(),
+            last: c[0].clone(),
+        };
+        source
+            .deliver(&store, checks, &mut queue, &mut out)
+            .unwrap();
+        assert!(
+            matches!(&out[..], [Effect::Staged(1)]),
+            "the head is staged"
+        );
+        assert_eq!(store.highest_staged().unwrap().unwrap(), c[11]);
+        out.clear();
+        let mut peers = HashMap::new();
+        peers.insert(
+            "bad".to_owned(),
+            SyncPeer::new(Arc::new(Ranged("bad", None)), [0.0; 3], 1.0),
+        );
+        let idle = ["bad".to_owned()];
+        let view = View {
+            idle: &idle,
+            in_flight: 0,
+            peers: &peers,
+            master: None,
+            window_end: u64::MAX,
+        };
+        source
+            .schedule(&view, &store, &mut queue, &mut out)
+            .unwrap();
+        assert!(
+            matches!(&out[..], [Effect::Send(_, Ask::Headers(HeaderJob::Reverse { top: 10 }, r))] if r.amount == 10 && r.reverse)
+        );
+        out.clear();
+        let garbage = vec![Header::default(), Header::default()];
+        source
+            .on_reply("bad", HeaderJob::Reverse { top: 10 }, garbage, &mut out)
+            .unwrap();
+        assert!(matches!(&out[..], [Effect::Slow(_), Effect::Strike(p, _)] if p == "bad"));
+    }
+}
