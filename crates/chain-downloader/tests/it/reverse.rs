@@ -540,3 +540,35 @@ async fn redb_resume_after_a_kill_mid_reverse_on_a_fork() {
     );
     assert!(d.store().lowest_staged().unwrap().is_none());
 }
+
+/// Peers that mangle their replies at random (truncate, empty, reorder, drop, corrupt, duplicate, append, delay,
+/// stall) beside one honest peer: the trusted-head sync still ends with exactly the trusted chain.
+#[tokio::test(start_paused = true)]
+async fn chaotic_peers_cannot_break_the_trusted_head_sync() {
+    let chain = Chain::new(1500, 14);
+    for mode in MODES {
+        for round in 0..3 {
+            let mut t = Tester::new(&chain, reverse_config().with_reverse_batch(64));
+            t.add(MockPeer::new("honest", &chain));
+            for i in 0..3 {
+                t.add(MockPeer::with(
+                    &format!("chaos{round}{i}"),
+                    &chain,
+                    Behaviour {
+                        chaos: true,
+                        chaos_after: 1,
+                        ..Behaviour::default()
+                    },
+                ));
+            }
+            t.sync_trusted(chain.head().0, mode)
+                .await
+                .unwrap_or_else(|e| panic!("{mode} round {round}: {e}"));
+            assert_own_chain(t.d.store(), &chain, chain.len(), mode);
+            assert!(
+                !t.dropped().contains(&"honest".to_owned()),
+                "{mode} round {round}"
+            );
+        }
+    }
+}
