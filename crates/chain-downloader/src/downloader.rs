@@ -224,7 +224,8 @@ impl<S: ChainStore> Downloader<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Busy`] and [`Error::Cancelled`] at once; otherwise the last candidate's error if none succeeded.
+    /// [`Error::Busy`], [`Error::Cancelled`] and store errors at once; [`Error::EmptyStore`] without genesis;
+    /// otherwise the last candidate's error if none succeeded.
     ///
     /// # Cancel safety
     ///
@@ -247,7 +248,8 @@ impl<S: ChainStore> Downloader<S> {
             tried.insert(id.clone());
             match self.synchronise(&id, head, td, mode).await {
                 Ok(()) => return Ok(()),
-                Err(e) if policy(&e) == Action::Quiet => return Err(e),
+                // Quiet errors, and a failing local store, are not a peer's doing: no other peer helps.
+                Err(e) if policy(&e) == Action::Quiet || e.is_store() => return Err(e),
                 Err(e) => {
                     tracing::debug!(peer = id, error = %e, "trying the next best peer");
                     last = Err(e);

@@ -193,6 +193,7 @@ mod tests {
             Error::StallingPeer,
             Error::InvalidChain("x"),
             Error::EmptyStore,
+            Error::HeadUnavailable,
         ] {
             let m = e.to_string();
             assert_eq!(m.chars().next().map(char::is_lowercase), Some(true), "{m}");
@@ -209,5 +210,8 @@ mod tests {
             Error::Cancelled.is_cancelled() && Error::Busy.is_busy() && Error::Timeout.is_timeout()
         );
         assert!(Error::InvalidChain("x").is_invalid_chain());
+        assert!(
+            Error::HeadUnavailable.is_head_unavailable() && Error::HeadUnavailable.is_retryable()
+        );
     }
 }
