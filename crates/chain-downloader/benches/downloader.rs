@@ -4,7 +4,10 @@
 //! - `floor`: RLP-decode and hash the same pre-encoded headers with no sync logic (the baseline);
 //! - `light-mem N` / `light-redb N`: light sync of N headers from 4 in-process peers into `MemoryStore` /
 //!   `RedbStore`, at N = 100 000 and 1 000 000;
-//! - `full-mem N`: full sync of N blocks with bodies (transactions, ommers) from 4 peers into `MemoryStore`.
+//! - `full-mem N`: full sync of N blocks with bodies (transactions, ommers) from 4 peers into `MemoryStore`;
+//! - `light-rev N` / `full-rev N`: the same light and full syncs into `MemoryStore`, but as the trusted-head sync
+//!   (`sync_trusted`: headers in reverse from the 4 peers into the staging area, then forward import), beside
+//!   the forward `synchronise` of the same chain; the `vs fwd` column is the reverse rate over the forward one.
 //!
 //! The in-process peers serve data encoded ahead of time (RLP, as it would arrive off the wire) and decode it when
 //! a request's future runs, so every header the downloader receives is decoded and hashed exactly as in the
@@ -13,7 +16,8 @@
 //!
 //! `cargo bench -p chain-downloader` runs everything, each scenario 3 times (best rate kept, largest peak
 //! reported); `-- quick` divides the sizes by 10 and runs once; `-- --scenario NAME N`
-//! runs one scenario in this process.
+//! runs one scenario in this process. Other arguments filter the plan: a scenario runs if `name/N` contains one
+//! of them (`cargo bench -p chain-downloader --bench downloader -- light-mem/100000 light-rev full`).
 
 #![allow(clippy::print_stdout)]
 
@@ -307,24 +311,25 @@ fn run_scenario(name: &str, n: u64, dir: &Path, td: U256) {
             (secs, None)
         }
         _ => {
-            let mode = if name == "full-mem" {
+            let mode = if name.starts_with("full") {
                 SyncMode::Full
             } else {
                 SyncMode::Light
             };
+            let trusted = name.ends_with("-rev");
             let config = Config::default().with_import_batch(import_batch());
             let (secs, stats, head) = if name == "light-redb" {
                 let store = RedbStore::open(db.path().join("bench.redb")).expect("open");
                 store
                     .insert_batch(vec![data.genesis_entry()])
                     .expect("genesis");
-                sync(&rt, Downloader::new(store, config), &data, mode)
+                sync(&rt, Downloader::new(store, config), &data, mode, trusted)
             } else {
                 let store = MemoryStore::new();
                 store
                     .insert_batch(vec![data.genesis_entry()])
                     .expect("genesis");
-                sync(&rt, Downloader::new(store, config), &data, mode)
+                sync(&rt, Downloader::new(store, config), &data, mode, trusted)
             };
             assert_eq!(head, n, "synced to the head");
             (secs, Some(stats))
@@ -334,12 +339,15 @@ fn run_scenario(name: &str, n: u64, dir: &Path, td: U256) {
     let stats = stats.unwrap_or_default();
     println!(
         "RESULT name={name} n={n} secs={secs:.3} rate={:.0} rss_base_kib={rss_base} peak_kib={peak} \
-         peak_reset={reset} cache_peak_items={} cache_peak_bytes={} requests={:?} batches={}",
+         peak_reset={reset} cache_peak_items={} cache_peak_bytes={} requests={:?} batches={} staged={} \
+         peak_unlinked={}",
         n as f64 / secs,
         stats.peak_cached_items,
         stats.peak_cached_bytes,
         stats.requests,
         stats.batches,
+        stats.staged,
+        stats.peak_unlinked_headers,
     );
 }
 
@@ -348,6 +356,7 @@ fn sync<S: ChainStore>(
     d: Downloader<S>,
     data: &Arc<Encoded>,
     mode: SyncMode,
+    trusted: bool,
 ) -> (f64, chain_downloader::SyncStats, u64) {
     for i in 0..4 {
         d.register_peer(Arc::new(Source {
@@ -358,13 +367,17 @@ fn sync<S: ChainStore>(
     let (head, td) = data.head;
     let start = Instant::now();
     rt.block_on(async {
-        tokio::time::timeout(
-            Duration::from_secs(3600),
-            d.synchronise("peer0", head, td, mode),
-        )
-        .await
-        .expect("no timeout")
-        .expect("sync succeeds");
+        let run = async {
+            if trusted {
+                d.sync_trusted(head, mode).await
+            } else {
+                d.synchronise("peer0", head, td, mode).await
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3600), run)
+            .await
+            .expect("no timeout")
+            .expect("sync succeeds");
     });
     let secs = start.elapsed().as_secs_f64();
     let head = d.store().head_number().expect("store").expect("head");
@@ -388,10 +401,41 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "quick");
+    let filters: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with("--") && *a != "quick")
+        .collect();
     let scale = if quick { 10 } else { 1 };
     let reps = if quick { 1 } else { 3 };
     let exe = std::env::current_exe().expect("own path");
     let (big, small) = (1_000_000 / scale, 100_000 / scale);
+    let plan: [(&str, u64, bool); 14] = [
+        ("floor", big, false),
+        ("floor-mem", small, false),
+        ("floor-mem", big, false),
+        ("floor-redb", small, false),
+        ("floor-redb", big, false),
+        ("light-mem", small, false),
+        ("light-rev", small, false),
+        ("light-mem", big, false),
+        ("light-redb", small, false),
+        ("light-redb", big, false),
+        ("floor", small, true),
+        ("full-mem", small, true),
+        ("full-rev", small, true),
+        ("light-rev", big, false),
+    ];
+    let plan: Vec<(&str, u64, bool)> = plan
+        .into_iter()
+        .filter(|(name, n, _)| {
+            let key = format!("{name}/{n}");
+            filters.is_empty() || filters.iter().any(|f| key.contains(f.as_str()))
+        })
+        .collect();
+    // Generate only as much as the plan needs.
+    let big = plan.iter().filter(|p| !p.2).map(|p| p.1).max().unwrap_or(1);
+    let small = plan.iter().filter(|p| p.2).map(|p| p.1).max().unwrap_or(1);
     let light_dir = tempfile::tempdir().expect("tempdir");
     let full_dir = tempfile::tempdir().expect("tempdir");
     let generated = Instant::now();
@@ -401,22 +445,9 @@ fn main() {
         "generated {big} headers and {small} full blocks in {:.1} s",
         generated.elapsed().as_secs_f64()
     );
-    let plan: [(&str, u64, bool); 11] = [
-        ("floor", big, false),
-        ("floor-mem", small, false),
-        ("floor-mem", big, false),
-        ("floor-redb", small, false),
-        ("floor-redb", big, false),
-        ("light-mem", small, false),
-        ("light-mem", big, false),
-        ("light-redb", small, false),
-        ("light-redb", big, false),
-        ("floor", small, true),
-        ("full-mem", small, true),
-    ];
     let mut floors = std::collections::HashMap::new();
     println!(
-        "{:<11} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9}",
+        "{:<11} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>8}",
         "scenario",
         "n",
         "secs",
@@ -425,8 +456,10 @@ fn main() {
         "vs store",
         "base MiB",
         "peak Δ MiB",
-        "cache MiB"
+        "cache MiB",
+        "vs fwd"
     );
+    let mut forward = std::collections::HashMap::new();
     for (name, n, full) in plan {
         let (dir, tds) = if full {
             (&full_dir, &full_tds)
@@ -462,6 +495,16 @@ fn main() {
         let Some(line) = best else { continue };
         let line = line.as_str();
         let rate: f64 = field(line, "rate").parse().unwrap_or(0.0);
+        if name == "light-mem" || name == "full-mem" {
+            forward.insert((full, n), rate);
+        }
+        let vs_forward = if name.ends_with("-rev") {
+            forward
+                .get(&(full, n))
+                .map_or_else(|| "-".to_owned(), |f| format!("{:.1}%", rate / f * 100.0))
+        } else {
+            "-".to_owned()
+        };
         if name.starts_with("floor") {
             floors.insert((name, full, if name == "floor" { 0 } else { n }), rate);
         }
@@ -474,6 +517,7 @@ fn main() {
         let store_base = match name {
             "light-mem" => ratio("floor-mem"),
             "light-redb" => ratio("floor-redb"),
+            "light-rev" => ratio("floor-mem"),
             _ => "-".to_owned(),
         };
         let kib = |k: &str| field(line, k).parse::<f64>().unwrap_or(0.0) / 1024.0;
@@ -488,7 +532,8 @@ fn main() {
             .unwrap_or(0.0)
             / (1024.0 * 1024.0);
         println!(
-            "{name:<11} {n:>8} {:>7} {rate:>9.0} {:>9} {store_base:>9} {base:>9.1} {delta:>11.1} {cache:>9.1}",
+            "{name:<11} {n:>8} {:>7} {rate:>9.0} {:>9} {store_base:>9} {base:>9.1} {delta:>11.1} {cache:>9.1} \
+             {vs_forward:>8}",
             field(line, "secs"),
             ratio("floor"),
         );

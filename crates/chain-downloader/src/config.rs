@@ -45,6 +45,10 @@ impl std::fmt::Display for SyncMode {
     }
 }
 
+/// Highest head number accepted (2^48 blocks, ages away), so that block-number arithmetic cannot overflow on a
+/// peer's say-so.
+pub(crate) const MAX_HEAD_NUMBER: u64 = 1 << 48;
+
 /// Headers per fill request and skeleton spacing (go-ethereum `MaxHeaderFetch`).
 pub const MAX_HEADER_FETCH: u64 = 192;
 /// Skeleton headers per request (go-ethereum `MaxSkeletonSize`).
@@ -76,7 +80,8 @@ pub struct Config {
     pub cache_initial_items: usize,
     /// Byte budget of the result cache (64 MiB); the item limit follows the average block size.
     pub cache_max_bytes: usize,
-    /// Most validated headers waiting for a cache slot (8192); bounds header memory ahead of the cache.
+    /// Most validated headers waiting for a cache slot (8192); bounds header memory ahead of the cache. In the
+    /// trusted-head sync it also bounds the downloaded headers held in memory before they link.
     pub max_queued_headers: usize,
     /// Most blocks written to the store per batch (2048); every batch is one atomic store write.
     pub import_batch: usize,
@@ -99,6 +104,8 @@ pub struct Config {
     pub max_strikes: u32,
     /// Most hashes remembered per peer as "lacking" (4096).
     pub max_lacking: usize,
+    /// Headers per reverse request in the trusted-head sync (1024, eth's `GetBlockHeaders` serving limit).
+    pub reverse_batch: u64,
 }
 
 impl Default for Config {
@@ -123,6 +130,7 @@ impl Default for Config {
             ttl_limit: Duration::from_secs(60),
             max_strikes: 3,
             max_lacking: 4096,
+            reverse_batch: 1024,
         }
     }
 }
@@ -166,6 +174,21 @@ impl Config {
     #[must_use]
     pub const fn with_import_batch(mut self, blocks: usize) -> Self {
         self.import_batch = blocks;
+        self
+    }
+
+    /// Sets the headers per reverse request of the trusted-head sync.
+    #[must_use]
+    pub const fn with_reverse_batch(mut self, headers: u64) -> Self {
+        self.reverse_batch = headers;
+        self
+    }
+
+    /// Sets how many validated headers may wait ahead of the result cache (and, in the trusted-head sync, how
+    /// many downloaded headers may wait to link).
+    #[must_use]
+    pub const fn with_max_queued_headers(mut self, headers: usize) -> Self {
+        self.max_queued_headers = headers;
         self
     }
 

@@ -1,124 +1,48 @@
-//! The public face of the engine: [`Downloader`] (peer registry, `synchronise`, cancel, progress, events and
+//! The public face of the engine: [`Downloader`] (peer registry, the two sync modes, cancel, progress, events and
 //! statistics).
 
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
-use chain_types::{ChainStore, DynChainSource, SealedHeader};
-use chain_types::{H256, U256};
+use chain_types::{ChainStore, DynChainSource, H256, SealedHeader, U256};
 use tokio::sync::{broadcast, watch};
 
 use crate::{
-    Action, Config, Error, HeaderValidator, NoValidation, SyncMode, policy, sync::SyncRun,
+    Action, Config, Error, HeaderValidator, NoValidation, SyncMode, backward, forward, policy,
+    state::{Progress, ProgressState, Shared, SyncEvent, SyncStats, lock},
 };
 
 /// Capacity of the event channel; slow subscribers lose the oldest events.
 const EVENT_CAPACITY: usize = 64;
 
-/// The drop-peer callback.
-pub type DropPeerFn = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Sync progress, as go-ethereum's `Progress()` reports it (block numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
-    /// Where the current (or last) sync started.
-    pub starting_block: u64,
-    /// The local head.
-    pub current_block: u64,
-    /// The remote head being synced to.
-    pub highest_block: u64,
-}
-
-/// Sync lifecycle events.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SyncEvent {
-    /// A sync with a known peer started.
-    Started,
-    /// A sync finished; the local head is `latest`.
-    Done {
-        /// The local head after the sync.
-        latest: Box<SealedHeader>,
-    },
-    /// A sync failed.
-    Failed {
-        /// Why.
-        error: Error,
-    },
-}
-
-/// Counters of the current or last sync, for tests, benches and monitoring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SyncStats {
-    /// Blocks in the result cache now.
-    pub cached_items: usize,
-    /// Most blocks the result cache held at once.
-    pub peak_cached_items: usize,
-    /// Estimated bytes in the result cache now.
-    pub cached_bytes: usize,
-    /// Most estimated bytes the result cache held at once.
-    pub peak_cached_bytes: usize,
-    /// Headers, body and receipt requests sent.
-    pub requests: [u64; 3],
-    /// Bodies and receipt lists requested (items).
-    pub items_requested: [u64; 3],
-    /// Blocks imported into the store.
-    pub imported: u64,
-    /// Store batches written.
-    pub batches: u64,
-    /// Helper peers dropped during the sync (stalling or lying).
-    pub dropped_peers: u64,
-    /// Headers rolled back after a failed sync.
-    pub rolled_back: u64,
-}
-
-/// Progress bookkeeping: go-ethereum's chain origin and height statistics.
-#[derive(Debug, Default)]
-pub(crate) struct ProgressState {
-    /// Whether the last sync reached its target.
-    pub(crate) completed: bool,
-    pub(crate) origin: u64,
-    pub(crate) height: u64,
-    pub(crate) current: u64,
-}
-
 /// A chain downloader over a [`ChainStore`], with registered peers.
 ///
-/// See the crate docs for the algorithm. One sync runs at a time; [`Downloader::synchronise`] is a future the
-/// caller drives (nothing is spawned).
+/// See the crate docs for the two sync modes. One sync runs at a time; every sync is a future the caller drives
+/// (nothing is spawned).
 pub struct Downloader<S> {
-    pub(crate) store: S,
-    pub(crate) config: Config,
-    pub(crate) validator: Arc<dyn HeaderValidator>,
-    pub(crate) peers: Mutex<HashMap<String, Arc<dyn DynChainSource>>>,
-    pub(crate) peers_generation: AtomicU64,
+    shared: Shared<S>,
     syncing: AtomicBool,
     cancel: Mutex<Option<watch::Sender<bool>>>,
-    pub(crate) progress: Mutex<ProgressState>,
-    pub(crate) stats: Mutex<SyncStats>,
     events: broadcast::Sender<SyncEvent>,
-    drop_peer: Mutex<Option<DropPeerFn>>,
 }
 
 impl<S> std::fmt::Debug for Downloader<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Downloader")
-            .field("config", &self.config)
-            .field("validator", &self.validator)
-            .field("peers", &lock(&self.peers).keys().collect::<Vec<_>>())
+            .field("config", &self.shared.config)
+            .field("validator", &self.shared.validator)
+            .field(
+                "peers",
+                &lock(&self.shared.peers).keys().collect::<Vec<_>>(),
+            )
             .field("syncing", &self.syncing.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
-}
-
-/// Locks a mutex, ignoring poisoning (no code path panics while holding one).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Clears the "synchronising" flag and the cancel handle when a sync ends, also when its future is dropped.
@@ -134,79 +58,90 @@ impl Drop for SyncGuard<'_> {
     }
 }
 
+/// Which sync to run.
+enum Target {
+    /// Forward from a master peer that announced a head and a total difficulty.
+    Master(Arc<dyn DynChainSource>, H256, U256),
+    /// Reverse from a trusted head hash.
+    Trusted(H256),
+}
+
 impl<S: ChainStore> Downloader<S> {
     /// A downloader writing into `store`, with no peers, no drop callback and no consensus validation.
     pub fn new(store: S, config: Config) -> Self {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         Self {
-            store,
-            config,
-            validator: Arc::new(NoValidation),
-            peers: Mutex::new(HashMap::new()),
-            peers_generation: AtomicU64::new(0),
+            shared: Shared {
+                store,
+                config,
+                validator: Arc::new(NoValidation),
+                peers: Mutex::new(HashMap::new()),
+                peers_generation: AtomicU64::new(0),
+                progress: Mutex::new(ProgressState::default()),
+                stats: Mutex::new(SyncStats::default()),
+                drop_peer: Mutex::new(None),
+            },
             syncing: AtomicBool::new(false),
             cancel: Mutex::new(None),
-            progress: Mutex::new(ProgressState::default()),
-            stats: Mutex::new(SyncStats::default()),
             events,
-            drop_peer: Mutex::new(None),
         }
     }
 
-    /// Sets the consensus header validator.
+    /// Sets the consensus header validator (used by both sync modes).
     #[must_use]
     pub fn with_validator(mut self, validator: Arc<dyn HeaderValidator>) -> Self {
-        self.validator = validator;
+        self.shared.validator = validator;
         self
     }
 
     /// Sets the drop-peer callback, called with a peer id when the downloader drops that peer.
     #[must_use]
     pub fn with_drop_peer(self, drop_peer: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        *lock(&self.drop_peer) = Some(Arc::new(drop_peer));
+        *lock(&self.shared.drop_peer) = Some(Arc::new(drop_peer));
         self
     }
 
     /// The store.
     pub const fn store(&self) -> &S {
-        &self.store
+        &self.shared.store
     }
 
     /// The configuration.
     pub const fn config(&self) -> &Config {
-        &self.config
+        &self.shared.config
     }
 
     /// Registers a peer; a running sync picks it up. A peer with the same id is replaced.
     pub fn register_peer(&self, source: Arc<dyn DynChainSource>) {
-        let id = source.id().to_owned();
-        lock(&self.peers).insert(id, source);
-        self.peers_generation.fetch_add(1, Ordering::AcqRel);
+        self.shared.register_peer(source);
     }
 
     /// Unregisters a peer; a running sync re-queues its requests. Returns whether it was registered.
     pub fn unregister_peer(&self, id: &str) -> bool {
-        let removed = lock(&self.peers).remove(id).is_some();
-        if removed {
-            self.peers_generation.fetch_add(1, Ordering::AcqRel);
-        }
-        removed
+        self.shared.unregister_peer(id)
     }
 
     /// The ids of the registered peers.
     pub fn peer_ids(&self) -> Vec<String> {
-        lock(&self.peers).keys().cloned().collect()
+        lock(&self.shared.peers).keys().cloned().collect()
     }
 
     /// The registered peer with the highest announced total difficulty.
     pub fn best_peer(&self) -> Option<(String, H256, U256)> {
-        lock(&self.peers)
+        self.candidates().into_iter().next()
+    }
+
+    /// The registered peers by announced total difficulty, highest first (ties by id).
+    fn candidates(&self) -> Vec<(String, H256, U256)> {
+        let mut all: Vec<(String, H256, U256)> = lock(&self.shared.peers)
             .values()
             .map(|p| {
                 let (hash, td) = p.head();
                 (p.id().to_owned(), hash, td)
             })
-            .max_by(|a, b| a.2.cmp(&b.2).then_with(|| b.0.cmp(&a.0)))
+            .collect();
+        all.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        all
     }
 
     /// Whether a sync is running.
@@ -216,7 +151,7 @@ impl<S: ChainStore> Downloader<S> {
 
     /// The progress of the current or last sync.
     pub fn progress(&self) -> Progress {
-        let p = lock(&self.progress);
+        let p = lock(&self.shared.progress);
         Progress {
             starting_block: p.origin,
             current_block: p.current,
@@ -226,7 +161,7 @@ impl<S: ChainStore> Downloader<S> {
 
     /// The counters of the current or last sync.
     pub fn stats(&self) -> SyncStats {
-        *lock(&self.stats)
+        *lock(&self.shared.stats)
     }
 
     /// Subscribes to sync events.
@@ -241,23 +176,10 @@ impl<S: ChainStore> Downloader<S> {
         }
     }
 
-    /// Drops a peer: unregisters it and calls the drop-peer callback.
-    pub(crate) fn drop_peer(&self, id: &str) {
-        self.unregister_peer(id);
-        let callback = lock(&self.drop_peer).clone();
-        match callback {
-            Some(f) => f(id),
-            None => tracing::warn!(
-                peer = id,
-                "downloader wants to drop a peer but has no drop callback"
-            ),
-        }
-    }
-
-    /// Runs one sync with peer `peer_id`, which announced head `head` with total difficulty `td`, and applies the
-    /// drop policy ([`policy`]) to its outcome: busy and cancelled are returned quietly; errors of the drop set
-    /// drop the peer (the drop-peer callback is called and the peer unregistered); other errors are returned for
-    /// a later retry.
+    /// Runs one forward sync with peer `peer_id`, which announced head `head` with total difficulty `td`, and
+    /// applies the drop policy ([`policy`]) to its outcome: busy and cancelled are returned quietly; errors of the
+    /// drop set drop the peer (the drop-peer callback is called and the peer unregistered); other errors are
+    /// returned for a later retry. [`Downloader::sync_best`] goes on with the next peer instead.
     ///
     /// # Errors
     ///
@@ -274,7 +196,11 @@ impl<S: ChainStore> Downloader<S> {
         td: U256,
         mode: SyncMode,
     ) -> Result<(), Error> {
-        let result = self.synchronise_inner(peer_id, head, td, mode).await;
+        let Some(master) = lock(&self.shared.peers).get(peer_id).cloned() else {
+            return self.single(Err(Error::UnknownPeer));
+        };
+        tracing::debug!(peer = peer_id, ?head, %td, %mode, "synchronisation started");
+        let result = self.exclusive(Target::Master(master, head, td), mode).await;
         let Err(error) = result else {
             return Ok(());
         };
@@ -282,7 +208,7 @@ impl<S: ChainStore> Downloader<S> {
             Action::Quiet => {}
             Action::Drop => {
                 tracing::warn!(peer = peer_id, %error, "synchronisation failed, dropping peer");
-                self.drop_peer(peer_id);
+                self.shared.drop_peer(peer_id);
             }
             Action::Retry => {
                 tracing::warn!(peer = peer_id, %error, "synchronisation failed, retrying")
@@ -291,14 +217,86 @@ impl<S: ChainStore> Downloader<S> {
         Err(error)
     }
 
-    /// Single flight, peer lookup, events.
-    async fn synchronise_inner(
-        &self,
-        peer_id: &str,
-        head: H256,
-        td: U256,
-        mode: SyncMode,
-    ) -> Result<(), Error> {
+    /// Runs forward syncs with the registered peers whose announced total difficulty is above the local one,
+    /// best first, until one succeeds: a master that lies, stalls or fails is handled by the drop policy as in
+    /// [`Downloader::synchronise`] and the next best peer takes over, so one bad peer cannot fail a sync that
+    /// honest peers can serve. Returns `Ok` at once if no peer announces more than the local chain.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`], [`Error::Cancelled`] and store errors at once; [`Error::EmptyStore`] without genesis;
+    /// otherwise the last candidate's error if none succeeded.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Downloader::synchronise`].
+    pub async fn sync_best(&self, mode: SyncMode) -> Result<(), Error> {
+        let local_td = match self.shared.store.head().map_err(Error::store)? {
+            Some((_, td)) => td,
+            None => return Err(Error::EmptyStore),
+        };
+        let mut last = Ok(());
+        let mut tried = std::collections::HashSet::new();
+        loop {
+            let next = self
+                .candidates()
+                .into_iter()
+                .find(|(id, _, td)| *td > local_td && !tried.contains(id));
+            let Some((id, head, td)) = next else {
+                return last;
+            };
+            tried.insert(id.clone());
+            match self.synchronise(&id, head, td, mode).await {
+                Ok(()) => return Ok(()),
+                // Quiet errors, and a failing local store, are not a peer's doing: no other peer helps.
+                Err(e) if policy(&e) == Action::Quiet || e.is_store() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(peer = id, error = %e, "trying the next best peer");
+                    last = Err(e);
+                }
+            }
+        }
+    }
+
+    /// Runs one trusted-head sync (post-merge): fetches `head` by hash from any registered peer, downloads the
+    /// headers below it in reverse from every suitable peer at once into the store's staging area until they link
+    /// to the local chain (rewinding it if the trusted chain forks off below the local head), then imports them
+    /// forward with bodies (and receipts) as `mode` asks. No peer is master: peers that lie, stall or send
+    /// garbage are dropped during the sync and their work goes to the others. A sync cut short resumes from the
+    /// staged headers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HeadUnavailable`] if no peer serves the head; [`Error::PeersUnavailable`] or [`Error::NoPeers`]
+    /// if data is missing that no peer left can deliver; [`Error::InvalidChain`] if the validator rejects a
+    /// header linked to the trusted head, or the trusted chain has another genesis; store errors; busy and
+    /// cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the sync; every staged batch and every imported batch already written is
+    /// complete, so the next call with the same head resumes.
+    pub async fn sync_trusted(&self, head: H256, mode: SyncMode) -> Result<(), Error> {
+        tracing::debug!(?head, %mode, "trusted-head synchronisation started");
+        let result = self.exclusive(Target::Trusted(head), mode).await;
+        if let Err(error) = &result
+            && !matches!(policy(error), Action::Quiet)
+        {
+            tracing::warn!(%error, "trusted-head synchronisation failed");
+        }
+        result
+    }
+
+    /// Reports a sync that could not start.
+    fn single(&self, result: Result<(), Error>) -> Result<(), Error> {
+        if self.is_syncing() {
+            return Err(Error::Busy);
+        }
+        result
+    }
+
+    /// Single flight, events, then the sync itself.
+    async fn exclusive(&self, target: Target, mode: SyncMode) -> Result<(), Error> {
         if self
             .syncing
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
@@ -312,18 +310,17 @@ impl<S: ChainStore> Downloader<S> {
             flag: &self.syncing,
             cancel: &self.cancel,
         };
-        let Some(master) = lock(&self.peers).get(peer_id).cloned() else {
-            return Err(Error::UnknownPeer);
-        };
-        *lock(&self.stats) = SyncStats::default();
+        *lock(&self.shared.stats) = SyncStats::default();
         let _ = self.events.send(SyncEvent::Started);
-        tracing::debug!(peer = peer_id, ?head, %td, %mode, "synchronisation started");
-        let mut run = SyncRun::new(self, master, head, td, mode, cancel_rx);
-        let result = run.run().await;
-        drop(run);
+        let result: Result<SealedHeader, Error> = match target {
+            Target::Master(master, head, td) => {
+                forward::run(&self.shared, master, head, td, mode, cancel_rx).await
+            }
+            Target::Trusted(head) => backward::run(&self.shared, head, mode, cancel_rx).await,
+        };
         match result {
             Ok(latest) => {
-                lock(&self.progress).completed = true;
+                lock(&self.shared.progress).completed = true;
                 tracing::debug!(number = latest.number, hash = ?latest.hash(), "synchronisation done");
                 let _ = self.events.send(SyncEvent::Done {
                     latest: Box::new(latest),

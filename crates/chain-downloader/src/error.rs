@@ -4,6 +4,8 @@
 //! [`Downloader::synchronise`](crate::Downloader::synchronise) does with each of them: stay quiet, drop the
 //! peer it synced with (calling the drop-peer callback), or just report a failure so that the caller retries
 //! later. The table follows go-ethereum's pre-merge downloader, with the unsynced-peer case in the drop set.
+//! The trusted-head sync has no master, so the table does not apply to it: peers that misbehave during it are
+//! dropped one by one as they do.
 
 use std::sync::Arc;
 
@@ -72,6 +74,10 @@ pub enum Error {
         #[source]
         source: Arc<chain_types::Error>,
     },
+    /// No peer served the trusted head of a [`sync_trusted`](crate::Downloader::sync_trusted) (every peer was
+    /// asked, each within its timeout).
+    #[error("no peer served the trusted head")]
+    HeadUnavailable,
     /// A header the announced head hash names did not arrive as the head.
     #[error("head {number} has hash {got:?}, announced {announced:?}")]
     HeadMismatch {
@@ -110,6 +116,11 @@ impl Error {
         matches!(self, Self::InvalidChain(_) | Self::HeadMismatch { .. })
     }
 
+    /// Whether no peer served the trusted head.
+    pub const fn is_head_unavailable(&self) -> bool {
+        matches!(self, Self::HeadUnavailable)
+    }
+
     /// Whether the local store failed.
     pub const fn is_store(&self) -> bool {
         matches!(self, Self::Store(_))
@@ -144,7 +155,7 @@ pub enum Action {
 /// |---|---|
 /// | `Busy`, `Cancelled` | quiet |
 /// | `BadPeer`, `StallingPeer`, `UnsyncedPeer`, `Timeout`, `EmptyHeaderSet`, `PeersUnavailable`, `InvalidAncestor`, `InvalidChain`, `HeadMismatch` | drop |
-/// | `UnknownPeer`, `NoPeers`, `InvalidBody`, `InvalidReceipt`, `EmptyStore`, `Store`, `Source` | retry |
+/// | `UnknownPeer`, `NoPeers`, `InvalidBody`, `InvalidReceipt`, `EmptyStore`, `Store`, `Source`, `HeadUnavailable` | retry |
 ///
 /// `PeersUnavailable` drops the master as go-ethereum does: the master advertised data nobody can deliver.
 /// On a thin network that is harsh, but a retry with the next peer recovers.
@@ -166,6 +177,7 @@ pub const fn policy(error: &Error) -> Action {
         | Error::InvalidReceipt
         | Error::EmptyStore
         | Error::Store(_)
+        | Error::HeadUnavailable
         | Error::Source { .. } => Action::Retry,
     }
 }
@@ -181,6 +193,7 @@ mod tests {
             Error::StallingPeer,
             Error::InvalidChain("x"),
             Error::EmptyStore,
+            Error::HeadUnavailable,
         ] {
             let m = e.to_string();
             assert_eq!(m.chars().next().map(char::is_lowercase), Some(true), "{m}");
@@ -197,5 +210,8 @@ mod tests {
             Error::Cancelled.is_cancelled() && Error::Busy.is_busy() && Error::Timeout.is_timeout()
         );
         assert!(Error::InvalidChain("x").is_invalid_chain());
+        assert!(
+            Error::HeadUnavailable.is_head_unavailable() && Error::HeadUnavailable.is_retryable()
+        );
     }
 }

@@ -5,7 +5,11 @@
 //! in about 0.9 × the shared round-trip estimate, and times out after 3 × that estimate divided by the
 //! confidence in it (capped at the configured limit), as in go-ethereum's downloader before `p2p/msgrate`.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chain_types::DynChainSource;
 
@@ -31,7 +35,7 @@ const MIN_ELAPSED_SECS: f64 = 0.001;
 /// The data kinds a peer is asked for; each has one request slot per peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kind {
-    /// Headers: skeleton, fill and tail requests.
+    /// Headers: skeleton, fill, tail, head and reverse requests.
     Headers = 0,
     /// Block bodies.
     Bodies = 1,
@@ -53,8 +57,6 @@ pub(crate) struct SyncPeer {
     pub(crate) busy: [Option<u64>; 3],
     /// Block numbers whose bodies (index 0) or receipts (index 1) the peer did not deliver.
     pub(crate) lacking: [HashSet<u64>; 2],
-    /// Fill tasks (batch starts) the peer could not fill.
-    pub(crate) missing_fills: HashSet<u64>,
     /// Invalid deliveries so far.
     pub(crate) strikes: u32,
 }
@@ -82,7 +84,6 @@ impl SyncPeer {
             rtt,
             busy: [None; 3],
             lacking: [HashSet::new(), HashSet::new()],
-            missing_fills: HashSet::new(),
             strikes: 0,
         }
     }
@@ -131,6 +132,17 @@ impl SyncPeer {
         set.insert(number);
     }
 
+    /// Whether the peer may serve headers up to block `top`: it announced no block range, or one reaching `top`.
+    pub(crate) fn serves_headers(&self, top: u64) -> bool {
+        self.source.block_range().is_none_or(|r| r.latest >= top)
+    }
+
+    /// Whether the peer may serve the body and receipts of block `number`: it announced no block range, or one
+    /// containing `number`.
+    pub(crate) fn serves_content(&self, number: u64) -> bool {
+        self.source.block_range().is_none_or(|r| r.contains(number))
+    }
+
     /// Whether the peer is known to lack block `number` for `kind`.
     pub(crate) fn is_lacking(&self, kind: Kind, number: u64) -> bool {
         match kind {
@@ -139,6 +151,42 @@ impl SyncPeer {
             Kind::Headers => false,
         }
     }
+}
+
+/// Adds the `registered` peers missing from `peers`, each starting with the average throughput and the median
+/// round trip of the others; every join lowers the confidence of `qos`.
+pub(crate) fn join(
+    peers: &mut HashMap<String, SyncPeer>,
+    registered: HashMap<String, Arc<dyn DynChainSource>>,
+    qos: &mut Qos,
+) {
+    let n = peers.len().max(1);
+    let mut avg = [0.0; 3];
+    for p in peers.values() {
+        for (a, t) in avg.iter_mut().zip(p.throughput) {
+            #[allow(clippy::cast_precision_loss)]
+            let share = t / n as f64;
+            *a += share;
+        }
+    }
+    let median = qos.median_rtt(peers.values());
+    for (id, source) in registered {
+        if let std::collections::hash_map::Entry::Vacant(e) = peers.entry(id) {
+            e.insert(SyncPeer::new(source, avg, median));
+            qos.peer_joined(peers.len());
+        }
+    }
+}
+
+/// The ids of the peers with no request of `kind` in flight, fastest first (ties by id, for determinism).
+pub(crate) fn idle(peers: &HashMap<String, SyncPeer>, kind: Kind) -> Vec<String> {
+    let mut idle: Vec<&SyncPeer> = peers.values().filter(|p| p.idle(kind)).collect();
+    idle.sort_by(|a, b| {
+        b.throughput[kind as usize]
+            .total_cmp(&a.throughput[kind as usize])
+            .then(a.id.cmp(&b.id))
+    });
+    idle.into_iter().map(|p| p.id.clone()).collect()
 }
 
 /// The shared round-trip estimate and the confidence in it.

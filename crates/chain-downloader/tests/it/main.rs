@@ -7,5 +7,6 @@ mod crash;
 mod policy;
 mod queue;
 mod replies;
+mod reverse;
 mod scenarios;
 mod support;

@@ -15,8 +15,8 @@ use std::{
 use bytes::Bytes;
 use chain_downloader::{Config, Downloader, SyncMode};
 use chain_types::{
-    BlockEntry, BlockHashOrNumber, Body, ChainSource, ChainStore, EMPTY_OMMERS_HASH, Error, H256,
-    Header, HeadersRequest, MemoryStore, Receipt, SealedHeader, U256,
+    BlockEntry, BlockHashOrNumber, BlockRange, Body, ChainSource, ChainStore, EMPTY_OMMERS_HASH,
+    Error, H256, Header, HeadersRequest, MemoryStore, Receipt, SealedHeader, U256,
     generator::{self, GeneratorOptions},
 };
 
@@ -136,6 +136,8 @@ pub(crate) struct Behaviour {
     pub(crate) chaos: bool,
     /// Header requests answered honestly before the chaos starts.
     pub(crate) chaos_after: usize,
+    /// The block range announced (eth/69), if any.
+    pub(crate) range: Option<BlockRange>,
 }
 
 /// Counters shared by a mock peer and the test.
@@ -343,6 +345,10 @@ impl ChainSource for MockPeer {
         (b.head.unwrap_or(h), b.td.unwrap_or(td))
     }
 
+    fn block_range(&self) -> Option<BlockRange> {
+        self.b().range
+    }
+
     fn headers(
         &self,
         request: HeadersRequest,
@@ -466,6 +472,28 @@ impl Tester {
         )
         .await
         .expect("sync must end");
+        for p in self.peers.values() {
+            assert_eq!(
+                p.counters.live.load(Ordering::SeqCst),
+                0,
+                "peer {} still has requests alive",
+                p.id
+            );
+        }
+        assert!(!self.d.is_syncing());
+        r
+    }
+
+    /// Syncs to the trusted head `head` under a generous (paused-time) deadline, and checks that no request
+    /// future of any peer outlives the sync.
+    pub(crate) async fn sync_trusted(
+        &self,
+        head: H256,
+        mode: SyncMode,
+    ) -> Result<(), chain_downloader::Error> {
+        let r = tokio::time::timeout(Duration::from_secs(3600), self.d.sync_trusted(head, mode))
+            .await
+            .expect("sync must end");
         for p in self.peers.values() {
             assert_eq!(
                 p.counters.live.load(Ordering::SeqCst),

@@ -1,13 +1,13 @@
 //! [`MemoryStore`]: a [`ChainStore`] in memory, for tests and as a benchmark baseline.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
 };
 
 use primitive_types::{H256, U256};
 
-use super::{BlockEntry, ChainStore, check_and_total};
+use super::{BlockEntry, ChainStore, check_and_total, check_staged};
 use crate::{Body, Error, Receipt, SealedHeader};
 
 /// The chain in memory.
@@ -23,6 +23,8 @@ struct Inner {
     bodies: HashMap<H256, Body>,
     /// Receipts by hash.
     receipts: HashMap<H256, Vec<Receipt>>,
+    /// The staging area, by number.
+    staged: BTreeMap<u64, SealedHeader>,
 }
 
 /// A [`ChainStore`] held in memory behind a read-write lock. Cheap to create; gone when dropped.
@@ -140,6 +142,36 @@ impl ChainStore for MemoryStore {
             inner.bodies.remove(&hash);
             inner.receipts.remove(&hash);
         }
+        Ok(())
+    }
+
+    fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error> {
+        let mut inner = self.write();
+        check_staged(inner.staged.values().next(), &headers)?;
+        for h in headers {
+            inner.staged.insert(h.number, h);
+        }
+        Ok(())
+    }
+
+    fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
+        Ok(self.read().staged.get(&number).cloned())
+    }
+
+    fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        Ok(self.read().staged.values().next().cloned())
+    }
+
+    fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        Ok(self.read().staged.values().next_back().cloned())
+    }
+
+    fn clear_staged(&self, through: u64) -> Result<(), Error> {
+        let mut inner = self.write();
+        inner.staged = match through.checked_add(1) {
+            Some(from) => inner.staged.split_off(&from),
+            None => BTreeMap::new(),
+        };
         Ok(())
     }
 

@@ -6,6 +6,14 @@
 //! the genesis header) and the headers of a batch link to each other. A store computes total difficulty itself:
 //! genesis has its own difficulty, every later block adds its difficulty to its parent's. Reorganisations are a
 //! [`ChainStore::rewind`] followed by inserts.
+//!
+//! Beside the canonical chain a store keeps a *staging area*: headers downloaded in reverse from a trusted head
+//! (post-merge sync) that do not link to the stored head yet. Staged headers form one linked chain that grows
+//! downwards ([`ChainStore::stage_headers`] only accepts a batch whose highest header is the parent of the lowest
+//! staged one), so [`ChainStore::lowest_staged`] is the lowest header linked to the staged top. Every staged
+//! batch is one atomic write, so after a crash the staging area is a linked chain as of the last staged batch.
+//! Staged headers leave the area through [`ChainStore::clear_staged`], once they have been inserted into the
+//! canonical chain.
 
 mod memory;
 mod redb_store;
@@ -115,6 +123,46 @@ pub trait ChainStore: Send + Sync {
     /// [`Error::Storage`] if the backend fails (then nothing was removed).
     fn rewind(&self, to_number: u64) -> Result<(), Error>;
 
+    /// Stages `headers` (rising numbers, linked to each other) below the staged chain, atomically: all of them or
+    /// nothing. If the staging area is not empty, the highest header of the batch must be the parent of the lowest
+    /// staged header. An empty batch does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BrokenBatch`] if the headers do not link to each other; [`Error::Unlinked`] (with the lowest staged
+    /// header in the `head_*` fields) if the batch does not end just below the staged chain; [`Error::Storage`]
+    /// if the backend fails. Nothing is staged in any of these cases.
+    fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error>;
+
+    /// The staged header with number `number`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChainStore::header_by_number`].
+    fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error>;
+
+    /// The lowest staged header: every staged header above it links down to it. `None` if nothing is staged.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChainStore::header_by_number`].
+    fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error>;
+
+    /// The highest staged header (the head the staged chain was downloaded from). `None` if nothing is staged.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChainStore::header_by_number`].
+    fn highest_staged(&self) -> Result<Option<SealedHeader>, Error>;
+
+    /// Removes every staged header numbered `through` or lower, atomically (`u64::MAX` empties the area). The rest
+    /// stays a linked chain.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the backend fails (then nothing was removed).
+    fn clear_staged(&self, through: u64) -> Result<(), Error>;
+
     /// The canonical hash of block `number`.
     ///
     /// # Errors
@@ -203,6 +251,71 @@ impl<T: ChainStore + ?Sized> ChainStore for std::sync::Arc<T> {
     fn rewind(&self, to_number: u64) -> Result<(), Error> {
         (**self).rewind(to_number)
     }
+
+    fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error> {
+        (**self).stage_headers(headers)
+    }
+
+    fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
+        (**self).staged_header(number)
+    }
+
+    fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        (**self).lowest_staged()
+    }
+
+    fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        (**self).highest_staged()
+    }
+
+    fn clear_staged(&self, through: u64) -> Result<(), Error> {
+        (**self).clear_staged(through)
+    }
+
+    fn hash_by_number(&self, number: u64) -> Result<Option<H256>, Error> {
+        (**self).hash_by_number(number)
+    }
+
+    fn head_number(&self) -> Result<Option<u64>, Error> {
+        (**self).head_number()
+    }
+
+    fn contains(&self, hash: &H256) -> Result<bool, Error> {
+        (**self).contains(hash)
+    }
+
+    fn headers_matching(
+        &self,
+        request: &HeadersRequest,
+        limit: u64,
+    ) -> Result<Vec<SealedHeader>, Error> {
+        (**self).headers_matching(request, limit)
+    }
+}
+
+/// Checks that a batch to stage links internally and ends just below `lowest`, the lowest staged header.
+pub(crate) fn check_staged(
+    lowest: Option<&SealedHeader>,
+    headers: &[SealedHeader],
+) -> Result<(), Error> {
+    for w in headers.windows(2) {
+        if w[1].parent_hash != w[0].hash() || Some(w[1].number) != w[0].number.checked_add(1) {
+            return Err(Error::BrokenBatch {
+                number: w[1].number,
+            });
+        }
+    }
+    if let (Some(lowest), Some(top)) = (lowest, headers.last())
+        && (lowest.parent_hash != top.hash() || top.number.checked_add(1) != Some(lowest.number))
+    {
+        return Err(Error::Unlinked {
+            head_number: lowest.number,
+            head_hash: lowest.hash(),
+            number: top.number,
+            parent_hash: lowest.parent_hash,
+        });
+    }
+    Ok(())
 }
 
 /// Checks that `batch` extends `head` (number and hash of the stored head, `None` if empty) and links internally,

@@ -14,6 +14,9 @@
 //! sorted runs keeps ingest fast as the chain grows. Opening a store rebuilds the in-memory part from the headers
 //! above the mark (fewer than [`INDEX_FLUSH_HEADERS`] plus one batch).
 //!
+//! Staging. Table `staged` maps a block number to `hash (32 bytes) || rlp(header)` of a staged header (see the
+//! [store docs](super)); each staged batch and each clear is one write transaction.
+//!
 //! Crash safety. Every batch and every rewind is one redb write transaction, so after a crash (or a kill) the file
 //! holds the chain as of the last durable commit: a consistent, linked prefix without gaps. By default every batch
 //! is durable (on disk when [`ChainStore::insert_batch`] returns, which costs one `fsync` per batch);
@@ -32,7 +35,7 @@ use std::{
 use primitive_types::{H256, U256};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{BlockEntry, ChainStore, check_and_total};
+use super::{BlockEntry, ChainStore, check_and_total, check_staged};
 use crate::{
     Body, Error, Header, HeadersRequest, Receipt, SealedHeader, source::BlockHashOrNumber,
 };
@@ -41,6 +44,7 @@ const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers")
 const NUMBERS: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("numbers");
 const BODIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("bodies");
 const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
+const STAGED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("staged");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// `META` key: blocks `0..indexed` are in `NUMBERS`.
 const INDEXED: &str = "indexed";
@@ -110,6 +114,27 @@ fn decode_record(rec: &[u8]) -> Result<(SealedHeader, U256), Error> {
     let header = Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable header"))?;
     let td = U256::from_big_endian(&prefix[32..64]);
     Ok((SealedHeader::new_unchecked(header, record_hash(prefix)), td))
+}
+
+/// Encodes a staged header: its hash, then its RLP.
+fn staged_value(header: &SealedHeader) -> Vec<u8> {
+    let mut s = rlp::RlpStream::new_with_buffer(bytes::BytesMut::new());
+    s.append(header.header());
+    let rlp = s.out();
+    let mut out = Vec::with_capacity(32 + rlp.len());
+    out.extend_from_slice(header.hash().as_bytes());
+    out.extend_from_slice(&rlp);
+    out
+}
+
+/// Decodes a staged header.
+fn decode_staged(value: &[u8]) -> Result<SealedHeader, Error> {
+    let (hash, rlp) = value
+        .split_at_checked(32)
+        .ok_or(Error::Corrupt("short staged header"))?;
+    let header =
+        Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable staged header"))?;
+    Ok(SealedHeader::new_unchecked(header, H256::from_slice(hash)))
 }
 
 /// The `index`-th record of a segment value.
@@ -212,6 +237,7 @@ impl RedbStore {
         st(tx.open_table(BODIES))?;
         st(tx.open_table(RECEIPTS))?;
         st(tx.open_table(META))?;
+        st(tx.open_table(STAGED))?;
         st(tx.commit())?;
         let mut tail = Tail {
             flush_at: INDEX_FLUSH_HEADERS,
@@ -603,6 +629,60 @@ impl ChainStore for RedbStore {
             tail.numbers.retain(|_, n| *n < from);
         }
         self.committed(0, true);
+        Ok(())
+    }
+
+    fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error> {
+        if headers.is_empty() {
+            return Ok(());
+        }
+        let (tx, durable) = self.begin_write(headers.len() as u64)?;
+        {
+            let mut table = st(tx.open_table(STAGED))?;
+            let lowest = match st(table.first())? {
+                Some((_, v)) => Some(decode_staged(v.value())?),
+                None => None,
+            };
+            // On error the transaction is dropped uncommitted: nothing is staged.
+            check_staged(lowest.as_ref(), &headers)?;
+            for h in &headers {
+                st(table.insert(h.number, staged_value(h).as_slice()))?;
+            }
+        }
+        st(tx.commit())?;
+        self.committed(headers.len() as u64, durable);
+        Ok(())
+    }
+
+    fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
+        let tx = st(self.db.begin_read())?;
+        let table = st(tx.open_table(STAGED))?;
+        st(table.get(number))?
+            .map(|v| decode_staged(v.value()))
+            .transpose()
+    }
+
+    fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        let tx = st(self.db.begin_read())?;
+        let table = st(tx.open_table(STAGED))?;
+        st(table.first())?
+            .map(|(_, v)| decode_staged(v.value()))
+            .transpose()
+    }
+
+    fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
+        let tx = st(self.db.begin_read())?;
+        let table = st(tx.open_table(STAGED))?;
+        st(table.last())?
+            .map(|(_, v)| decode_staged(v.value()))
+            .transpose()
+    }
+
+    fn clear_staged(&self, through: u64) -> Result<(), Error> {
+        let (tx, durable) = self.begin_write(0)?;
+        st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
+        st(tx.commit())?;
+        self.committed(0, durable);
         Ok(())
     }
 

@@ -479,3 +479,59 @@ fn redb_lazy_durability_keeps_batches_across_a_clean_close() {
         chain.block(150).unwrap().body
     );
 }
+
+#[test]
+fn staging_grows_downwards_linked_and_clears_from_below() {
+    each_store(|store| {
+        let c = plain_chain(20);
+        assert!(store.lowest_staged().unwrap().is_none());
+        assert!(store.highest_staged().unwrap().is_none());
+        store.stage_headers(Vec::new()).unwrap();
+        store.stage_headers(c[15..20].to_vec()).unwrap();
+        assert_eq!(store.highest_staged().unwrap().unwrap(), c[19]);
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[15]);
+        // A batch that does not end just below the staged chain is refused, and stores nothing.
+        let err = store.stage_headers(c[8..14].to_vec()).unwrap_err();
+        assert!(err.is_linkage(), "gap: {err}");
+        let mut broken = c[10..15].to_vec();
+        broken.remove(1);
+        let err = store.stage_headers(broken).unwrap_err();
+        assert!(err.is_linkage(), "broken: {err}");
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[15]);
+        assert!(store.staged_header(12).unwrap().is_none());
+        store.stage_headers(c[10..15].to_vec()).unwrap();
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[10]);
+        assert_eq!(store.staged_header(12).unwrap().unwrap(), c[12]);
+        // Staged headers are not canonical.
+        assert!(store.header_by_hash(&c[12].hash()).unwrap().is_none());
+        assert!(store.head().unwrap().is_none());
+        store.clear_staged(12).unwrap();
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[13]);
+        assert!(store.staged_header(12).unwrap().is_none());
+        assert_eq!(store.highest_staged().unwrap().unwrap(), c[19]);
+        store.clear_staged(u64::MAX).unwrap();
+        assert!(store.lowest_staged().unwrap().is_none());
+        // An empty area accepts any linked batch again.
+        store.stage_headers(c[3..6].to_vec()).unwrap();
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[3]);
+    });
+}
+
+#[test]
+fn redb_file_keeps_staged_headers_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.redb");
+    let c = plain_chain(10);
+    {
+        let store = RedbStore::open(&path).unwrap();
+        store.insert_batch(entries(&c[0..2])).unwrap();
+        store.stage_headers(c[6..10].to_vec()).unwrap();
+        store.stage_headers(c[4..6].to_vec()).unwrap();
+    }
+    let store = RedbStore::open(&path).unwrap();
+    assert_eq!(store.lowest_staged().unwrap().unwrap(), c[4]);
+    assert_eq!(store.highest_staged().unwrap().unwrap(), c[9]);
+    assert_eq!(store.staged_header(7).unwrap().unwrap().hash(), c[7].hash());
+    assert_eq!(store.head_number().unwrap(), Some(1));
+    assert_eq!(store.verify().unwrap(), 2);
+}

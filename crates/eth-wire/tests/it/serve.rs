@@ -48,6 +48,21 @@ impl ChainStore for SideStore {
     fn rewind(&self, to_number: u64) -> Result<(), chain_types::Error> {
         self.canonical.rewind(to_number)
     }
+    fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), chain_types::Error> {
+        self.canonical.stage_headers(headers)
+    }
+    fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, chain_types::Error> {
+        self.canonical.staged_header(number)
+    }
+    fn lowest_staged(&self) -> Result<Option<SealedHeader>, chain_types::Error> {
+        self.canonical.lowest_staged()
+    }
+    fn highest_staged(&self) -> Result<Option<SealedHeader>, chain_types::Error> {
+        self.canonical.highest_staged()
+    }
+    fn clear_staged(&self, through: u64) -> Result<(), chain_types::Error> {
+        self.canonical.clear_staged(through)
+    }
 }
 
 /// The canonical test chain of 20 blocks and a side chain 11'..15' forked off block 10.
