@@ -284,7 +284,10 @@ mod tests {
             g.hash()
         );
         std::fs::write(dir.path().join(CHAIN_FILE), text).unwrap();
-        assert_eq!(ChainFile::load(dir.path()).unwrap().map(|f| f.id), Some(id_of(&g)));
+        assert_eq!(
+            ChainFile::load(dir.path()).unwrap().map(|f| f.id),
+            Some(id_of(&g))
+        );
         // No genesis header in the file and an empty store: the caller must adopt.
         assert_eq!(ready(dir.path(), &MemoryStore::new()).unwrap(), None);
     }

@@ -28,8 +28,9 @@ const BATCH_BLOCKS: usize = 1024;
 /// The most block bytes in one store batch.
 const BATCH_BYTES: usize = 32 << 20;
 
-/// The header fields `chain-types` knows (15 base fields through `requests_hash`).
-const KNOWN_HEADER_FIELDS: usize = 21;
+/// The header fields `chain-types` knows (15 base fields, then the optional ones through Amsterdam's
+/// `slot_number`).
+const KNOWN_HEADER_FIELDS: usize = 23;
 
 /// A reader that counts the bytes taken from the file (before decompression), for progress.
 #[derive(Debug)]
@@ -198,7 +199,7 @@ fn decode_hint(raw: &[u8]) -> String {
     let at = number.map_or_else(String::new, |n| format!(" (block #{n})"));
     if header_fields > KNOWN_HEADER_FIELDS {
         format!(
-            "{at}: its header has {header_fields} fields, and fields after `requests_hash` (Amsterdam: EIP-7928 block access list hash, slot number) are not supported"
+            "{at}: its header has {header_fields} fields, more than the {KNOWN_HEADER_FIELDS} known through Amsterdam"
         )
     } else if items == 5 {
         format!("{at}: it carries an EIP-7928 block access list, which is not supported")
