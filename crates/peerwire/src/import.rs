@@ -302,16 +302,17 @@ fn check_block(
     let header = &block.header;
     let number = header.number;
     match prev {
-        Some(prev) => {
-            if Some(number) != prev.number.checked_add(1) || header.parent_hash != prev.hash() {
-                bail!(
-                    "block #{number} ({:#x}) does not link to the block before it in the file (#{} {:#x})",
-                    header.hash(),
-                    prev.number,
-                    prev.hash()
-                );
-            }
+        Some(prev)
+            if Some(number) != prev.number.checked_add(1) || header.parent_hash != prev.hash() =>
+        {
+            bail!(
+                "block #{number} ({:#x}) does not link to the block before it in the file (#{} {:#x})",
+                header.hash(),
+                prev.number,
+                prev.hash()
+            );
         }
+        Some(_) => {}
         None if number > stored_head.number.saturating_add(1) => bail!(
             "the file starts at block #{number} but the data directory ends at #{}: blocks #{}..#{} are missing",
             stored_head.number,
