@@ -55,7 +55,7 @@ impl ChainId {
         }
         if self.network_id != other.network_id {
             bail!(
-                "the data directory {} holds network {} but the peer is on network {}",
+                "the data directory {} holds network {}, not network {}",
                 dir.display(),
                 self.network_id,
                 other.network_id
