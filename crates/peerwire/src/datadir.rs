@@ -12,18 +12,52 @@
 //! - a store but no `chain.json` (left by older versions, which stored the genesis first): [`adopt`] recovers it when
 //!   the store's header 0 is the genesis the current run expects.
 //!
+//! The store file itself is created under a temporary name and renamed once redb has initialised it, so a kill
+//! while it is created never leaves a `chain.redb` that cannot be opened.
+//!
 //! `chain.json` is forward compatible: readers ignore the fields they do not know (a chain spec name `chain` may be
 //! added later), and the genesis header is optional (older files have only its hash).
 
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use chain_types::{BlockEntry, ChainStore, H256, SealedHeader};
+use chain_types::{BlockEntry, ChainStore, H256, RedbStore, SealedHeader};
 use serde_json::json;
 
 /// The name of the file that names a data directory's chain.
 const CHAIN_FILE: &str = "chain.json";
+
+/// The name of the chain store file.
+const STORE_FILE: &str = "chain.redb";
+
+/// Opens the redb store of a data directory, creating the directory and the store if missing. A new store is
+/// initialised as `chain.redb.tmp` and renamed, so `chain.redb` is either absent or a complete database.
+pub(crate) fn open_store(dir: &Path) -> anyhow::Result<Arc<RedbStore>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join(STORE_FILE);
+    if !path.exists() {
+        let temp = dir.join(format!("{STORE_FILE}.tmp"));
+        let create = || -> anyhow::Result<()> {
+            // A leftover of a creation that was interrupted holds nothing.
+            match std::fs::remove_file(&temp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            drop(RedbStore::open(&temp)?);
+            std::fs::File::open(&temp)?.sync_all()?;
+            std::fs::rename(&temp, &path)?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(())
+        };
+        create().with_context(|| format!("cannot create the chain store {}", path.display()))?;
+    }
+    let store = RedbStore::open(&path)
+        .with_context(|| format!("cannot open the chain store {}", path.display()))?;
+    Ok(Arc::new(store))
+}
 
 /// The chain a data directory holds: its network id and genesis hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

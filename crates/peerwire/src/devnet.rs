@@ -82,7 +82,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let store: Arc<dyn ChainStore> = syncing::open_store(&dir)?;
+    let store: Arc<dyn ChainStore> = datadir::open_store(&dir)?;
     match datadir::ready(&dir, store.as_ref())? {
         Some(stored) => stored.ensure_same(&id, &dir)?,
         None => datadir::adopt(&dir, store.as_ref(), id, &chain.genesis().header)?,

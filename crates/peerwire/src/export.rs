@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use chain_types::{Block, Body, ChainStore};
 
-use crate::{datadir, import, syncing};
+use crate::{datadir, import};
 
 /// Options of `peerwire export`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if !args.datadir.join("chain.redb").is_file() {
         bail!("{} holds no chain store", args.datadir.display());
     }
-    let store = syncing::open_store(&args.datadir)?;
+    let store = datadir::open_store(&args.datadir)?;
     if datadir::ready(&args.datadir, store.as_ref())?.is_none() {
         bail!(
             "{} holds no chain (no chain.json or no genesis)",

@@ -16,7 +16,6 @@ use crate::datadir::{self, ChainId};
 use crate::devnet::DEVNET_NETWORK_ID;
 use crate::import::{self, BlockReader};
 use crate::node::ServingNode;
-use crate::syncing;
 
 /// How many blocks go into one store batch when a generated chain is stored.
 const GENERATE_BATCH: u64 = 2048;
@@ -56,7 +55,7 @@ pub(crate) struct Args {
 
 /// Runs `peerwire serve` until interrupted.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let store = syncing::open_store(&args.datadir)?;
+    let store = datadir::open_store(&args.datadir)?;
     let id = if let Some(file) = &args.import {
         let genesis = args
             .genesis_header

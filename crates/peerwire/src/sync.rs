@@ -43,7 +43,7 @@ fn parse_enodes(texts: &[String]) -> anyhow::Result<Vec<Enode>> {
 /// Runs `peerwire sync`.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let enodes = parse_enodes(&args.peers)?;
-    let store: Arc<dyn ChainStore> = syncing::open_store(&args.datadir)?;
+    let store: Arc<dyn ChainStore> = datadir::open_store(&args.datadir)?;
     // The first peer's Status names its chain (the follower handshake mirrors it); a stored chain
     // must be the same one.
     let (first, rest) = enodes.split_first().context("no --peer given")?;
