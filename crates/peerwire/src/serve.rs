@@ -279,3 +279,57 @@ fn parse_genesis_header(arg: &str) -> anyhow::Result<SealedHeader> {
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     hex::decode(text.strip_prefix("0x").unwrap_or(text)).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use chain_types::{Body, Header};
+
+    use super::*;
+
+    #[test]
+    fn genesis_header_from_hex_of_a_header_or_a_block_or_a_file() {
+        let genesis = Header {
+            extra_data: vec![7].into(),
+            ..Header::default()
+        }
+        .seal();
+        let header_hex = hex::encode(rlp::encode(genesis.header()));
+        let block = Block {
+            header: genesis.clone(),
+            body: Body::default(),
+        };
+        let block_raw = rlp::encode(&block).to_vec();
+        assert_eq!(parse_genesis_header(&header_hex).unwrap(), genesis);
+        assert_eq!(
+            parse_genesis_header(&format!("0x{}", hex::encode(&block_raw))).unwrap(),
+            genesis
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let raw_file = dir.path().join("genesis.rlp");
+        std::fs::write(&raw_file, &block_raw).unwrap();
+        assert_eq!(
+            parse_genesis_header(raw_file.to_str().unwrap()).unwrap(),
+            genesis
+        );
+        let hex_file = dir.path().join("genesis.hex");
+        std::fs::write(&hex_file, format!("0x{header_hex}\n")).unwrap();
+        assert_eq!(
+            parse_genesis_header(hex_file.to_str().unwrap()).unwrap(),
+            genesis
+        );
+    }
+
+    #[test]
+    fn genesis_header_must_be_block_zero_and_well_formed() {
+        let one = Header {
+            number: 1,
+            ..Header::default()
+        };
+        let err = parse_genesis_header(&hex::encode(rlp::encode(&one))).unwrap_err();
+        assert!(err.to_string().contains("not block 0"), "{err}");
+        let err = parse_genesis_header("c0").unwrap_err();
+        assert!(err.to_string().contains("neither an RLP header"), "{err}");
+        let err = parse_genesis_header("not hex").unwrap_err();
+        assert!(err.to_string().contains("neither a file nor hex"), "{err}");
+    }
+}
