@@ -12,7 +12,8 @@ use chain_types::generator::{Chain, ChainServer, GeneratorOptions};
 use chain_types::{BlockEntry, ChainStore, DynChainSource, MemoryStore};
 use p2p_rlpx::NodeKey;
 
-use crate::node::{ChainId, Client, ServingNode};
+use crate::datadir::{self, ChainId};
+use crate::node::{Client, ServingNode};
 use crate::syncing::{self, Mode};
 
 /// The network id of generated chains.
@@ -81,19 +82,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let store: Arc<dyn ChainStore> = syncing::open_store(&dir)?;
-    match ChainId::load(&dir)? {
+    let store: Arc<dyn ChainStore> = datadir::open_store(&dir)?;
+    match datadir::ready(&dir, store.as_ref())? {
         Some(stored) => stored.ensure_same(&id, &dir)?,
-        None if store.head_number()?.is_some() => {
-            bail!(
-                "the data directory {} holds a chain store but no chain.json",
-                dir.display()
-            )
-        }
-        None => {
-            store.insert_batch(chain.entries(0..1, false, false))?;
-            id.save(&dir)?;
-        }
+        None => datadir::adopt(&dir, store.as_ref(), id, &chain.genesis().header)?,
     }
 
     let (sources, _nodes, _client): (Vec<Arc<dyn DynChainSource>>, _, _) = match args.source {

@@ -9,8 +9,11 @@
 //!   one line on stderr.
 
 mod cli_json;
+mod datadir;
 mod devnet;
 mod endpoint;
+mod export;
+mod import;
 mod node;
 mod output;
 mod rpc;
@@ -37,8 +40,10 @@ struct Cli {
 enum Command {
     /// Generates a chain, serves it from local RLPx nodes, syncs and verifies it (the main job).
     Devnet(devnet::Args),
-    /// Serves a stored or generated chain over eth; prints its enode URL on the first line.
+    /// Serves a stored, imported or generated chain over eth; prints its enode URL on the first line.
     Serve(serve::Args),
+    /// Writes a data directory's blocks to a file in the format of `geth export`.
+    Export(export::Args),
     /// Syncs a chain from real peers into a data directory, resuming from the stored head.
     Sync(sync::Args),
     /// Calls one JSON-RPC method and prints its result as one line of JSON.
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Devnet(args) => devnet::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Sync(args) => sync::run(args).await,
             Command::Rpc(args) => rpc::run(args).await,
             Command::Subscribe(args) => subscribe::run(args).await,

@@ -1,8 +1,7 @@
-//! Running eth nodes over RLPx: serving a store to others, dialing peers to sync from (also a
-//! peer of a chain we do not know yet), and the small `chain.json` file that names a data directory's chain.
+//! Running eth nodes over RLPx: serving a store to others and dialing peers to sync from (also a
+//! peer of a chain we do not know yet).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,91 +11,16 @@ use eth_wire::{EthNode, EthPeer};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use p2p_msg::ProtoRw;
 use p2p_rlpx::{Enode, Host, HostConfig, NodeKey, PeerEvent};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::datadir::ChainId;
 
 /// An eth peer reached over RLPx.
 pub(crate) type RlpxPeer = EthPeer<ProtoRw>;
 
 /// How long dialing, the RLPx handshake, Hello and Status may take per peer.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The chain a data directory holds: its network id and genesis hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChainId {
-    /// The network id announced in Status.
-    pub(crate) network_id: u64,
-    /// The genesis hash.
-    pub(crate) genesis: H256,
-}
-
-impl ChainId {
-    const FILE: &'static str = "chain.json";
-
-    /// Reads `chain.json` from `dir`, if it exists.
-    pub(crate) fn load(dir: &Path) -> anyhow::Result<Option<Self>> {
-        let path = dir.join(Self::FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let network_id = value["network_id"]
-            .as_u64()
-            .with_context(|| format!("{} has no numeric `network_id`", path.display()))?;
-        let genesis = value["genesis"]
-            .as_str()
-            .and_then(|s| parse_h256(s).ok())
-            .with_context(|| format!("{} has no 0x-hex `genesis` hash", path.display()))?;
-        Ok(Some(Self {
-            network_id,
-            genesis,
-        }))
-    }
-
-    /// Writes `chain.json` into `dir`.
-    pub(crate) fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        let path = dir.join(Self::FILE);
-        let text =
-            json!({ "network_id": self.network_id, "genesis": format!("{:#x}", self.genesis) });
-        std::fs::write(&path, format!("{text}\n"))
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    /// Fails unless `self` (the data directory's chain) is `other` (a peer's or a generator's).
-    pub(crate) fn ensure_same(&self, other: &Self, dir: &Path) -> anyhow::Result<()> {
-        if self.genesis != other.genesis {
-            bail!(
-                "the data directory {} holds another chain (genesis {:#x}, expected {:#x})",
-                dir.display(),
-                self.genesis,
-                other.genesis
-            );
-        }
-        if self.network_id != other.network_id {
-            bail!(
-                "the data directory {} holds network {} but the peer is on network {}",
-                dir.display(),
-                self.network_id,
-                other.network_id
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Parses a 0x-prefixed 32-byte hex hash.
-pub(crate) fn parse_h256(text: &str) -> anyhow::Result<H256> {
-    let hex_digits = text.strip_prefix("0x").unwrap_or(text);
-    let bytes = hex::decode(hex_digits).with_context(|| format!("`{text}` is not hex"))?;
-    if bytes.len() != 32 {
-        bail!("`{text}` is not a 32-byte hash");
-    }
-    Ok(H256::from_slice(&bytes))
-}
 
 /// An eth node that serves a store over RLPx until it is dropped.
 #[derive(Debug)]

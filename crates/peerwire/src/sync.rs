@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chain_types::{ChainStore, DynChainSource};
 use p2p_rlpx::Enode;
 
-use crate::node::{self, ChainId, Client};
+use crate::datadir::{self, ChainId};
+use crate::node::{self, Client};
 use crate::syncing::{self, Mode};
 
 /// Options of `peerwire sync`.
@@ -42,7 +43,7 @@ fn parse_enodes(texts: &[String]) -> anyhow::Result<Vec<Enode>> {
 /// Runs `peerwire sync`.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let enodes = parse_enodes(&args.peers)?;
-    let store: Arc<dyn ChainStore> = syncing::open_store(&args.datadir)?;
+    let store: Arc<dyn ChainStore> = datadir::open_store(&args.datadir)?;
     // The first peer's Status names its chain (the follower handshake mirrors it); a stored chain
     // must be the same one.
     let (first, rest) = enodes.split_first().context("no --peer given")?;
@@ -52,21 +53,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         network_id: status.network_id,
         genesis: status.genesis,
     };
-    let stored = ChainId::load(&args.datadir)?;
-    match stored {
+    match datadir::ready(&args.datadir, store.as_ref())? {
         Some(stored) => stored.ensure_same(&remote, &args.datadir)?,
-        None if store.head_number()?.is_some() => {
-            bail!(
-                "{} holds a chain store but no chain.json",
-                args.datadir.display()
-            )
-        }
         None => {
             let genesis = node::fetch_genesis(&first_peer, remote.genesis)
                 .await
                 .with_context(|| format!("peer {}", node::enode_short(first)))?;
-            store.insert_batch(vec![genesis])?;
-            remote.save(&args.datadir)?;
+            datadir::adopt(&args.datadir, store.as_ref(), remote, &genesis.header)?;
         }
     }
     let (rest_client, rest_peers) = if rest.is_empty() {

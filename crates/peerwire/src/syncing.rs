@@ -2,13 +2,12 @@
 //! verifying the stored chain, and printing the summary (text or `--json`).
 
 use std::io::IsTerminal as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chain_downloader::{Config, Downloader, SyncMode};
-use chain_types::{ChainStore, DynChainSource, H256, RedbStore, SealedHeader};
+use chain_types::{ChainStore, DynChainSource, H256, SealedHeader};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -39,16 +38,6 @@ impl Mode {
             Self::Fast => "fast",
         }
     }
-}
-
-/// Opens (creating) the redb store of a data directory.
-pub(crate) fn open_store(dir: &Path) -> anyhow::Result<Arc<RedbStore>> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let path = dir.join("chain.redb");
-    let store = RedbStore::open(&path)
-        .with_context(|| format!("cannot open the chain store {}", path.display()))?;
-    Ok(Arc::new(store))
 }
 
 /// What one sync did.
