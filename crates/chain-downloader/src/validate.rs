@@ -48,3 +48,56 @@ impl HeaderValidator for BasicValidator {
         Ok(())
     }
 }
+
+/// The full per-fork header rules of a chain specification ([`chain_types::ChainSpec::validate_header`]): fork
+/// fields, post-merge rules, gas limit bounds, base fee and excess blob gas computed from the parent. The detailed
+/// reason of a rejection is logged at debug level.
+impl HeaderValidator for chain_types::ChainSpec {
+    fn validate(&self, header: &SealedHeader, parent: &SealedHeader) -> Result<(), &'static str> {
+        self.validate_header(header, parent).map_err(|error| {
+            tracing::debug!(number = header.number, %error, "header breaks the chain spec");
+            "header breaks the chain specification"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderValidator;
+    use chain_types::{ChainSpec, Header, SealedHeader};
+
+    /// geth's eth test chain: its genesis and headers 1-64 (the chain-types fixtures, cut from go-ethereum
+    /// v1.17.10's `cmd/devp2p/internal/ethtest/testdata`).
+    fn geth_test_chain() -> (ChainSpec, Vec<SealedHeader>) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../chain-types/tests/fixtures");
+        let spec = ChainSpec::from_path(format!("{dir}/geth-ethtest-genesis.json")).unwrap();
+        let bytes = std::fs::read(format!("{dir}/geth-ethtest-headers-1-64.rlp")).unwrap();
+        let mut headers = vec![spec.genesis.clone()];
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let len = rlp::Rlp::new(rest).payload_info().unwrap().total();
+            let (one, tail) = rest.split_at(len);
+            headers.push(rlp::decode(one).unwrap());
+            rest = tail;
+        }
+        (spec, headers)
+    }
+
+    #[test]
+    fn a_chain_spec_accepts_real_headers_and_rejects_a_difficulty_after_the_merge() {
+        let (spec, headers) = geth_test_chain();
+        assert_eq!(headers.len(), 65);
+        for pair in headers.windows(2) {
+            assert_eq!(
+                spec.validate(&pair[1], &pair[0]),
+                Ok(()),
+                "#{}",
+                pair[1].number
+            );
+        }
+        let parent = &headers[40];
+        let mut forged: Header = (*headers[41]).clone();
+        forged.difficulty = 1.into();
+        assert!(spec.validate(&forged.seal(), parent).is_err());
+    }
+}
