@@ -1,13 +1,21 @@
-//! The Ethereum wire protocol eth/66, eth/67 and eth/68 for peerwire.
+//! The Ethereum wire protocol eth/66 to eth/70 for peerwire.
 //!
-//! - [`EthMessage`] and its parts: every eth message with its RLP encoding and strict, never-panicking decoding
-//!   ([`EthMessage::decode`]), request ids (EIP-2481), both NewPooledTransactionHashes layouts;
+//! - [`EthMessage`] and its parts: every eth message with its RLP encoding and strict, never-panicking,
+//!   bounded decoding ([`EthMessage::decode`]: list counts are checked against their byte size before anything
+//!   is decoded), request ids (EIP-2481), both NewPooledTransactionHashes layouts, the eth/69 Status
+//!   ([`Status69`]), BlockRangeUpdate and bloom-less receipts (EIP-7642), and eth/70's paginated receipts
+//!   ([`GetReceipts70`], [`Receipts70`], EIP-7975);
 //! - [`ForkId`] / [`ForkFilter`]: EIP-2124 fork identifiers (with EIP-6122 timestamp forks) and their validation;
-//! - [`handshake()`]: the Status exchange with its checks (version, network id, genesis, fork id) and a deadline;
+//! - [`handshake()`]: the Status exchange with its checks (version, network id, genesis, fork id, eth/69 block
+//!   range) and a deadline;
 //! - [`EthPeer`] and [`EthDriver`] (from [`establish`]): request/reply matching by id with per-request timeouts
-//!   and a bounded number in flight; `EthPeer` implements [`chain_types::ChainSource`];
-//! - [`serve`]: answering requests from a [`chain_types::ChainStore`] within the usual limits ([`ServeLimits`]);
-//! - [`EthNode`]: the whole thing as [`p2p_msg::Protocol`]s for the devp2p multiplexer.
+//!   and a bounded number in flight, replies to no pending request dropped before they are decoded, eth/70
+//!   receipt pages reassembled; `EthPeer` implements [`chain_types::ChainSource`] (with the remote's block range
+//!   on eth/69+);
+//! - [`serve`]: answering requests from a [`chain_types::ChainStore`] within the usual limits ([`ServeLimits`]),
+//!   through a serving queue bounded in requests and bytes;
+//! - [`EthNode`]: the whole thing as [`p2p_msg::Protocol`]s for the devp2p multiplexer (eth/70, eth/69 and
+//!   eth/68 offered; the highest shared one is used).
 //!
 //! Layering: above `p2p-msg` (messages, multiplexer) and `chain-types` (headers, bodies, stores); below the
 //! `peerwire` program. The transport (RLPx) is not named here: anything implementing `p2p_msg`'s reader and
@@ -56,6 +64,7 @@
 //! ```
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod driver;
 mod error;
 mod forkid;
 mod handshake;
@@ -63,14 +72,19 @@ mod message;
 mod peer;
 mod protocol;
 pub mod serve;
+mod shared;
 
+pub use driver::EthDriver;
 pub use error::Error;
 pub use forkid::{ForkFilter, ForkHash, ForkId, ForkIdError, TIMESTAMP_THRESHOLD};
-pub use handshake::{HANDSHAKE_TIMEOUT, check_status, handshake, handshake_following};
-pub use message::{
-    BlockHashNumber, ETH_MESSAGE_COUNT, EthMessage, EthVersion, MAX_MESSAGE_SIZE, NewBlock,
-    PooledTransactionsAnnouncement, RequestPair, Status, code_name, codes,
+pub use handshake::{
+    HANDSHAKE_TIMEOUT, check_block_range, check_status, handshake, handshake_following,
 };
-pub use peer::{Announcement, EthDriver, EthPeer, PeerConfig, establish, establish_following};
+pub use message::{
+    BlockHashNumber, BlockRangeUpdate, ETH_MESSAGE_COUNT, EthMessage, EthVersion, GetReceipts70,
+    MAX_MESSAGE_SIZE, NewBlock, PooledTransactionsAnnouncement, Receipts70, RequestPair, Status,
+    Status69, StatusMessage, code_name, codes,
+};
+pub use peer::{Announcement, EthPeer, PeerConfig, establish, establish_following};
 pub use protocol::EthNode;
 pub use serve::ServeLimits;
