@@ -8,7 +8,7 @@ use chain_types::{
     BlockEntry, Body, ChainStore, EMPTY_OMMERS_HASH, Header, MemoryStore, Receipt, ReceiptStatus,
     SealedHeader, roots,
 };
-use eth_wire::{EthVersion, ForkFilter, Status};
+use eth_wire::{EthVersion, ForkFilter, Status, Status69, StatusMessage};
 use primitive_types::{H160, H256, U256};
 
 /// A raw legacy-shaped transaction (an RLP list) unique to (block, index).
@@ -141,5 +141,24 @@ impl TestChain {
             fork_id: filter.current(),
         };
         (status, filter)
+    }
+
+    /// Our Status in the layout of `version` (eth/69+: the range `0..=head`) and the fork filter at the head.
+    pub(crate) fn status_for(&self, version: EthVersion) -> (StatusMessage, ForkFilter) {
+        let (legacy, filter) = self.status(version);
+        if version.is_eth69_or_later() {
+            let status = Status69 {
+                version: version.number(),
+                network_id: legacy.network_id,
+                genesis: legacy.genesis,
+                fork_id: legacy.fork_id,
+                earliest: 0,
+                latest: self.head().number,
+                latest_hash: self.head().hash(),
+            };
+            (StatusMessage::Eth69(status), filter)
+        } else {
+            (StatusMessage::Legacy(legacy), filter)
+        }
     }
 }
