@@ -43,7 +43,10 @@ async fn matching_status_is_accepted() {
         best_hash: H256::repeat_byte(9),
         ..good()
     };
-    assert_eq!(against(remote).await.unwrap(), StatusMessage::Legacy(remote));
+    assert_eq!(
+        against(remote).await.unwrap(),
+        StatusMessage::Legacy(remote)
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! full exchanges between in-process peers.
 
 mod chain;
+mod eth69;
 mod exchange;
 mod forkid;
 mod handshake;
