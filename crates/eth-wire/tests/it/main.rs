@@ -3,6 +3,8 @@
 
 mod chain;
 mod eth69;
+mod eth69_handshake;
+mod eth69_peer;
 mod exchange;
 mod forkid;
 mod handshake;
