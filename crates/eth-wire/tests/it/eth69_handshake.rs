@@ -51,12 +51,12 @@ async fn negotiate(a: &[u32], b: &[u32]) -> (EthVersion, EthVersion) {
         let wait = Duration::from_secs(5);
         let ea = tokio::time::timeout(wait, ra.recv())
             .await
-            .unwrap()
-            .unwrap();
+            .expect("a's peer in time")
+            .expect("a's peer");
         let eb = tokio::time::timeout(wait, rb.recv())
             .await
-            .unwrap()
-            .unwrap();
+            .expect("b's peer in time")
+            .expect("b's peer");
         stop.disconnect(DisconnectReason::Requested);
         (ea.version(), eb.version())
     };
@@ -64,7 +64,7 @@ async fn negotiate(a: &[u32], b: &[u32]) -> (EthVersion, EthVersion) {
         tokio::join!(peer_a.run(), peer_b.run(), test)
     })
     .await
-    .unwrap();
+    .expect("negotiation in time");
     versions
 }
 
@@ -140,7 +140,7 @@ async fn against69(remote: Status69) -> Result<StatusMessage, Error> {
     let (ours, seen) = tokio::join!(handshake(&a, local, &filter, HANDSHAKE_TIMEOUT), other);
     // The remote saw our eth/69 Status with the range 0..=head.
     assert_eq!(
-        EthMessage::from_msg(EthVersion::Eth69, &seen).unwrap(),
+        EthMessage::from_msg(EthVersion::Eth69, &seen).expect("our status decodes"),
         EthMessage::Status69(good69(&chain))
     );
     ours

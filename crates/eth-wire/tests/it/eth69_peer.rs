@@ -268,7 +268,7 @@ fn the_server_cuts_a_block_at_the_soft_limit_and_flags_it() {
     let (page, cut) = serve::answer_receipts70(&*store, &hashes, 0, &tiny).unwrap();
     assert_eq!((page.len(), page[0].len(), cut), (1, 1, true));
     // An unknown block ends the answer.
-    let mut with_unknown = hashes.clone();
+    let mut with_unknown = hashes;
     with_unknown.insert(1, H256::repeat_byte(0xee));
     let (page, cut) =
         serve::answer_receipts70(&*store, &with_unknown, 0, &ServeLimits::default()).unwrap();
