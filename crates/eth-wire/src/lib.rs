@@ -24,12 +24,12 @@
 //!
 //! # Example
 //!
-//! Two in-memory peers: one serves a stored chain, the other fetches its genesis header.
+//! Two in-memory eth/70 peers: one serves a stored chain, the other fetches its genesis header.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use chain_types::{BlockEntry, ChainSource, ChainStore, Header, HeadersRequest, MemoryStore};
-//! use eth_wire::{EthVersion, ForkFilter, PeerConfig, Status, establish};
+//! use eth_wire::{EthVersion, ForkFilter, PeerConfig, Status69, establish};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let genesis = Header { gas_limit: 30_000_000, ..Header::default() }.seal();
@@ -37,20 +37,23 @@
 //! store.insert_batch(vec![BlockEntry::header_only(genesis.clone())])?;
 //!
 //! let filter = ForkFilter::genesis_only(genesis.hash());
-//! let status = Status {
-//!     version: EthVersion::Eth68.number(),
+//! // eth/69 and eth/70 announce the range of blocks served instead of a total difficulty.
+//! let status = Status69 {
+//!     version: EthVersion::Eth70.number(),
 //!     network_id: 1337,
-//!     total_difficulty: genesis.difficulty,
-//!     best_hash: genesis.hash(),
 //!     genesis: genesis.hash(),
 //!     fork_id: filter.current(),
+//!     earliest: 0,
+//!     latest: 0,
+//!     latest_hash: genesis.hash(),
 //! };
 //! let (a, b) = p2p_msg::MsgPipe::pair();
 //! let config = PeerConfig::default();
 //! let ((client, client_driver), (_server, server_driver)) = tokio::try_join!(
-//!     establish(a, "server", &status, &filter, config),
-//!     establish(b, "client", &status, &filter, config),
+//!     establish(a, "server", status, &filter, config),
+//!     establish(b, "client", status, &filter, config),
 //! )?;
+//! assert_eq!(client.block_range().map(|r| r.latest), Some(0));
 //! let server_driver = server_driver.with_store(store);
 //! let fetch = async { client.headers(HeadersRequest::rising(0, 10)).await };
 //! let headers = tokio::select! {

@@ -215,7 +215,8 @@ impl<RW: MsgReader + MsgWriter> EthPeer<RW> {
     }
 
     /// Bytes currently held in this connection's serving queues (remote requests waiting for an answer and
-    /// answers waiting to be written); bounded by about twice [`PeerConfig::serve_queue_bytes`].
+    /// answers waiting to be written). Each queue holds at most [`PeerConfig::serve_queue_bytes`], or a single
+    /// message if one is larger; besides, one request and one answer may be in hand between the queues.
     pub fn serve_queued_bytes(&self) -> usize {
         self.shared.queued_bytes.load(Ordering::Relaxed)
     }

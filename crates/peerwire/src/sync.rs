@@ -49,8 +49,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let (first_client, first_peer) = Client::connect_following(first, store.clone()).await?;
     let status = first_peer.remote_status();
     let remote = ChainId {
-        network_id: status.network_id,
-        genesis: status.genesis,
+        network_id: status.network_id(),
+        genesis: status.genesis(),
     };
     let stored = ChainId::load(&args.datadir)?;
     match stored {
