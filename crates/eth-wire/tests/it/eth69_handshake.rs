@@ -285,11 +285,18 @@ async fn status69_handshake_times_out_after_five_seconds() {
 async fn a_status_of_the_wrong_layout_is_refused_before_sending() {
     let chain = TestChain::new(5, 1);
     let (legacy, filter) = chain.status(EthVersion::Eth69);
-    let (a, _b) = p2p_msg::MsgPipe::pair();
+    let (a, b) = p2p_msg::MsgPipe::pair();
     let e = handshake(&a, &legacy, &filter, HANDSHAKE_TIMEOUT)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::VersionMismatch { .. }), "{e}");
+    // Nothing was sent: the remote end has no message waiting.
+    a.close();
+    let got = {
+        use p2p_msg::MsgReader;
+        b.read_msg().await
+    };
+    assert!(got.is_err(), "{got:?}");
 }
 
 #[tokio::test]
