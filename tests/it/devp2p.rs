@@ -111,10 +111,9 @@ async fn our_dialer_to_their_listener() {
     within(Duration::from_secs(60), async {
         let (eth, handle) = dial_reference(&enode, &info, false).await;
         let status = *eth.remote_status();
-        assert_eq!(status.genesis, info.genesis);
-        assert_eq!(status.network_id, info.chain_id);
-        assert_eq!(status.best_hash, info.head_hash);
-        assert_eq!(status.total_difficulty, info.td);
+        assert_eq!(status.genesis(), info.genesis);
+        assert_eq!(status.network_id(), info.chain_id);
+        assert_eq!(status.head(), (info.head_hash, info.td));
         assert_eq!(eth.head(), (info.head_hash, info.td));
 
         // Every header by number, in batches of up to 1024.
@@ -411,7 +410,7 @@ async fn full_sync_of_their_chain_through_chain_downloader() {
     let info = parse_info(&info);
     within(Duration::from_secs(60), async {
         let (eth, handle) = dial_reference(&enode, &info, true).await;
-        assert_eq!(eth.remote_status().genesis, info.genesis);
+        assert_eq!(eth.remote_status().genesis(), info.genesis);
         // The genesis comes from the peer and must hash to the announced genesis.
         let genesis = eth
             .headers(HeadersRequest::rising(0, 1))

@@ -72,6 +72,21 @@ pub enum Error {
     /// The remote fork id is incompatible (EIP-2124).
     #[error("fork id rejected: {0}")]
     ForkId(#[from] ForkIdError),
+    /// The remote announced an invalid block range (eth/69+ Status or BlockRangeUpdate): earliest above latest,
+    /// or a zero latest hash.
+    #[error("invalid block range {earliest}..={latest}: {reason}")]
+    InvalidBlockRange {
+        /// The announced earliest block.
+        earliest: u64,
+        /// The announced latest block.
+        latest: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An eth/70 paginated Receipts reply broke the pagination rules (an empty or cut-to-nothing page flagged
+    /// incomplete, more pages than allowed).
+    #[error("invalid paginated receipts reply: {0}")]
+    ReceiptPage(&'static str),
     /// The Status exchange did not complete in time.
     #[error("status handshake timed out after {0:?}")]
     HandshakeTimeout(std::time::Duration),
@@ -142,6 +157,8 @@ impl Error {
                 | Self::UnexpectedStatus
                 | Self::TooManyItems { .. }
                 | Self::WrongReply { .. }
+                | Self::InvalidBlockRange { .. }
+                | Self::ReceiptPage(_)
         )
     }
 

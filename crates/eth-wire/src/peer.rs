@@ -5,22 +5,25 @@
 //!
 //! Every request has its own deadline; at most [`PeerConfig::max_in_flight`] requests are in flight at once
 //! (others wait, within their deadline, for a slot); a reply with more items than asked for is an error. When the
-//! driver stops, every pending and later request fails with [`Error::Closed`].
+//! driver stops, every pending and later request fails with [`Error::Closed`]. Receipts follow the negotiated
+//! version: eth/69 receipts arrive without bloom (rebuilt locally), and eth/70 receipts of a block cut by the
+//! server are fetched page by page and reassembled, at most [`PeerConfig::max_receipt_pages`] pages per call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use chain_types::{Body, ChainSource, ChainStore, Header, HeadersRequest, Receipt};
+use chain_types::{BlockRange, Body, ChainSource, Header, HeadersRequest, Receipt};
 use p2p_msg::{MsgReader, MsgWriter};
 use primitive_types::{H256, U256};
-use tokio::sync::{Semaphore, mpsc, oneshot};
-use tracing::{debug, trace, warn};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::handshake::handshake;
+use crate::shared::{Pending, PendingGuard, Shared, State, lock};
 use crate::{
-    Error, EthMessage, EthVersion, ForkFilter, RequestPair, ServeLimits, Status, codes, serve,
+    Error, EthDriver, EthMessage, EthVersion, ForkFilter, GetReceipts70, RequestPair, ServeLimits,
+    StatusMessage, codes,
 };
 
 /// Settings of an eth connection.
@@ -32,12 +35,28 @@ pub struct PeerConfig {
     pub request_timeout: Duration,
     /// Most requests in flight at once.
     pub max_in_flight: usize,
+    /// The driver gives up on a remote that does not take one of our answers or announcements for this long
+    /// (20 s by default, as geth's frame write timeout).
+    pub write_timeout: Duration,
     /// The driver gives up on a remote that sends no eth message for this long.
     pub idle_timeout: Duration,
     /// Remote requests queued for answering before the driver stops reading (back-pressure).
     pub serve_queue: usize,
+    /// Byte bound of each of the two serving queues: remote requests waiting for an answer, and answers waiting
+    /// to be written. A remote that sends requests and never reads its replies makes the driver stop answering
+    /// and then stop reading once they are full. One message larger than the bound still passes alone.
+    pub serve_queue_bytes: usize,
     /// Serving limits.
     pub limits: ServeLimits,
+    /// eth/69+: how often the serving side checks whether its store's head moved enough to send a
+    /// BlockRangeUpdate (so at most one per interval; 60 s by default).
+    pub range_update_interval: Duration,
+    /// eth/69+: the head must have moved by at least this many blocks since the last announced range for a
+    /// BlockRangeUpdate (32 by default).
+    pub range_update_threshold: u64,
+    /// eth/70: most Receipts pages fetched for one call when the server cuts blocks (each page must add a
+    /// receipt); more is [`Error::ReceiptPage`].
+    pub max_receipt_pages: usize,
 }
 
 impl Default for PeerConfig {
@@ -46,14 +65,20 @@ impl Default for PeerConfig {
             handshake_timeout: crate::HANDSHAKE_TIMEOUT,
             request_timeout: Duration::from_secs(10),
             max_in_flight: 32,
+            write_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(600),
             serve_queue: 16,
+            serve_queue_bytes: 4 * 1024 * 1024,
             limits: ServeLimits::default(),
+            range_update_interval: Duration::from_secs(60),
+            range_update_threshold: 32,
+            max_receipt_pages: 32,
         }
     }
 }
 
-/// An announcement received from a peer (NewBlockHashes, NewBlock, Transactions, NewPooledTransactionHashes).
+/// An announcement received from a peer (NewBlockHashes, NewBlock, Transactions, NewPooledTransactionHashes,
+/// BlockRangeUpdate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
     /// The peer's id.
@@ -62,100 +87,11 @@ pub struct Announcement {
     pub message: EthMessage,
 }
 
-/// A request waiting for its reply.
-#[derive(Debug)]
-struct Pending {
-    /// The reply code expected.
-    reply: u64,
-    /// Most items the reply may carry.
-    max_items: usize,
-    tx: oneshot::Sender<Result<EthMessage, Error>>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    next_id: u64,
-    pending: HashMap<u64, Pending>,
-    closed: bool,
-}
-
-#[derive(Debug)]
-struct Shared<RW> {
-    id: String,
-    version: EthVersion,
-    remote: Status,
-    config: PeerConfig,
-    rw: RW,
-    write_lock: tokio::sync::Mutex<()>,
-    slots: Semaphore,
-    state: Mutex<State>,
-    head: Mutex<(H256, U256)>,
-}
-
-impl<RW: MsgReader + MsgWriter> Shared<RW> {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn write(&self, msg: EthMessage) -> Result<(), Error> {
-        let _guard = self.write_lock.lock().await;
-        trace!(peer = %self.id, msg = msg.name(), "eth send");
-        self.rw.write_msg(msg.to_msg()).await.map_err(Error::from)
-    }
-
-    /// Fails every pending request and refuses new ones.
-    fn close(&self) {
-        let mut st = self.state();
-        st.closed = true;
-        st.pending.clear();
-        drop(st);
-        self.slots.close();
-    }
-
-    /// Hands a reply to its request.
-    fn deliver(&self, msg: EthMessage, items: usize) {
-        let Some(id) = msg.request_id() else { return };
-        let Some(pending) = self.state().pending.remove(&id) else {
-            debug!(peer = %self.id, id, msg = msg.name(), "reply to no pending request (late or unsolicited), ignored");
-            return;
-        };
-        let result = if msg.code() != pending.reply {
-            Err(Error::WrongReply {
-                id,
-                expected: crate::message::code_name(pending.reply),
-                got: msg.name(),
-            })
-        } else if items > pending.max_items {
-            Err(Error::TooManyItems {
-                message: msg.name(),
-                got: items,
-                max: pending.max_items,
-            })
-        } else {
-            Ok(msg)
-        };
-        let _ = pending.tx.send(result);
-    }
-}
-
-/// Removes a request from the pending map when its future ends (reply, timeout or cancellation).
-struct PendingGuard<'a, RW: MsgReader + MsgWriter> {
-    shared: &'a Shared<RW>,
-    id: u64,
-}
-
-impl<RW: MsgReader + MsgWriter> Drop for PendingGuard<'_, RW> {
-    fn drop(&mut self) {
-        self.shared.state().pending.remove(&self.id);
-    }
-}
-
 /// Runs the Status handshake on `rw` and returns the connection's handle and driver.
 ///
-/// `local` is our Status (its `version` is the negotiated eth version), `filter` validates the remote fork id,
-/// `id` names the peer in logs and in [`ChainSource::id`].
+/// `local` is our Status (its `version` is the negotiated eth version, its layout that version's: a
+/// [`Status`](crate::Status) up to eth/68, a [`Status69`](crate::Status69) from eth/69 on), `filter` validates
+/// the remote fork id, `id` names the peer in logs and in [`ChainSource::id`].
 ///
 /// # Errors
 ///
@@ -167,20 +103,21 @@ impl<RW: MsgReader + MsgWriter> Drop for PendingGuard<'_, RW> {
 pub async fn establish<RW>(
     rw: RW,
     id: impl Into<String>,
-    local: &Status,
+    local: impl Into<StatusMessage>,
     filter: &ForkFilter,
     config: PeerConfig,
 ) -> Result<(EthPeer<RW>, EthDriver<RW>), Error>
 where
     RW: MsgReader + MsgWriter + 'static,
 {
+    let local = local.into();
     let version =
-        EthVersion::from_number(u64::from(local.version)).ok_or(Error::VersionMismatch {
-            remote: u64::from(local.version),
-            local: local.version,
+        EthVersion::from_number(u64::from(local.version())).ok_or(Error::VersionMismatch {
+            remote: u64::from(local.version()),
+            local: local.version(),
         })?;
     let remote = handshake(&rw, local, filter, config.handshake_timeout).await?;
-    Ok(connected(rw, id.into(), version, remote, config))
+    Ok(connected(rw, id.into(), version, &local, remote, config))
 }
 
 /// Like [`establish`] for a node that has no chain yet: runs
@@ -203,8 +140,8 @@ pub async fn establish_following<RW>(
 where
     RW: MsgReader + MsgWriter + 'static,
 {
-    let (_, remote) = crate::handshake_following(&rw, version, config.handshake_timeout).await?;
-    Ok(connected(rw, id.into(), version, remote, config))
+    let (ours, remote) = crate::handshake_following(&rw, version, config.handshake_timeout).await?;
+    Ok(connected(rw, id.into(), version, &ours, remote, config))
 }
 
 /// Builds the handle and driver of a connection whose handshake is done.
@@ -212,7 +149,8 @@ fn connected<RW>(
     rw: RW,
     id: String,
     version: EthVersion,
-    remote: Status,
+    local: &StatusMessage,
+    remote: StatusMessage,
     config: PeerConfig,
 ) -> (EthPeer<RW>, EthDriver<RW>)
 where
@@ -227,17 +165,16 @@ where
         write_lock: tokio::sync::Mutex::new(()),
         slots: Semaphore::new(config.max_in_flight.max(1)),
         state: Mutex::new(State::default()),
-        head: Mutex::new((remote.best_hash, remote.total_difficulty)),
+        head: Mutex::new(remote.head()),
+        range: Mutex::new(remote.block_range()),
+        announced: Mutex::new(local.block_range()),
+        queued_bytes: AtomicUsize::new(0),
     });
     (
         EthPeer {
             shared: shared.clone(),
         },
-        EthDriver {
-            shared,
-            store: None,
-            announcements: None,
-        },
+        EthDriver::new(shared),
     )
 }
 
@@ -267,8 +204,21 @@ impl<RW: MsgReader + MsgWriter> EthPeer<RW> {
     }
 
     /// The Status the remote sent.
-    pub fn remote_status(&self) -> &Status {
+    pub fn remote_status(&self) -> &StatusMessage {
         &self.shared.remote
+    }
+
+    /// The block range the remote announced (eth/69+: in its Status, updated by its BlockRangeUpdates);
+    /// `None` for eth/68 and older.
+    pub fn block_range(&self) -> Option<BlockRange> {
+        *lock(&self.shared.range)
+    }
+
+    /// Bytes currently held in this connection's serving queues (remote requests waiting for an answer and
+    /// answers waiting to be written). Each queue holds at most [`PeerConfig::serve_queue_bytes`], or a single
+    /// message if one is larger; besides, one request and one answer may be in hand between the queues.
+    pub fn serve_queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Relaxed)
     }
 
     /// Whether the connection is closed (the driver stopped).
@@ -409,7 +359,8 @@ impl<RW: MsgReader + MsgWriter> EthPeer<RW> {
     ///
     /// # Errors
     ///
-    /// As [`EthPeer::get_block_headers`] (at most one list per hash).
+    /// As [`EthPeer::get_block_headers`] (at most one list per hash); on eth/70 also [`Error::ReceiptPage`]
+    /// if the server's pagination is broken or needs too many pages.
     ///
     /// # Cancel safety
     ///
@@ -418,18 +369,74 @@ impl<RW: MsgReader + MsgWriter> EthPeer<RW> {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        match self
-            .request(codes::RECEIPTS, hashes.len(), |id| {
+        let version = self.shared.version;
+        if version >= EthVersion::Eth70 {
+            return self.get_receipts_paged(hashes).await;
+        }
+        let max = hashes.len();
+        let reply = self
+            .request(codes::RECEIPTS, max, |id| {
                 EthMessage::GetReceipts(RequestPair {
                     request_id: id,
                     message: hashes,
                 })
             })
-            .await?
-        {
-            EthMessage::Receipts(p) => Ok(p.message),
+            .await?;
+        match reply {
+            EthMessage::Receipts(p) if version < EthVersion::Eth69 => Ok(p.message),
+            EthMessage::Receipts69(p) if version == EthVersion::Eth69 => Ok(p.message),
             other => Err(unexpected(other, "Receipts")),
         }
+    }
+
+    /// eth/70: requests receipts page by page, continuing a block the server cut (from the index where its
+    /// list stopped) until a page ends on a whole block, at most [`PeerConfig::max_receipt_pages`] pages.
+    async fn get_receipts_paged(&self, hashes: Vec<H256>) -> Result<Vec<Vec<Receipt>>, Error> {
+        let mut out: Vec<Vec<Receipt>> = Vec::new();
+        // The blocks still wanted: `hashes[start..]`, the first from receipt `first_index` on.
+        let mut start = 0usize;
+        let mut first_index = 0u64;
+        for _ in 0..self.shared.config.max_receipt_pages.max(1) {
+            let wanted = hashes.get(start..).unwrap_or_default().to_vec();
+            let max = wanted.len();
+            let reply = self
+                .request(codes::RECEIPTS, max, |id| {
+                    EthMessage::GetReceipts70(GetReceipts70 {
+                        request_id: id,
+                        first_block_receipt_index: first_index,
+                        hashes: wanted,
+                    })
+                })
+                .await?;
+            let page = match reply {
+                EthMessage::Receipts70(page) => page,
+                other => return Err(unexpected(other, "Receipts")),
+            };
+            let lists = page.receipts.len();
+            if page.last_block_incomplete && page.receipts.last().is_none_or(Vec::is_empty) {
+                return Err(Error::ReceiptPage(
+                    "a page flagged incomplete ends without a receipt",
+                ));
+            }
+            let mut lists_iter = page.receipts.into_iter();
+            if first_index > 0 {
+                // The first list continues the block cut by the previous page.
+                if let (Some(last), Some(more)) = (out.last_mut(), lists_iter.next()) {
+                    last.extend(more);
+                }
+            }
+            out.extend(lists_iter);
+            if !page.last_block_incomplete {
+                // Whole blocks only: a short page means the server has no more (as in eth/69).
+                return Ok(out);
+            }
+            // Continue the cut block: it is the page's last list, `hashes[start + lists - 1]`.
+            start += lists - 1;
+            first_index = out.last().map_or(0, Vec::len) as u64;
+        }
+        Err(Error::ReceiptPage(
+            "more pages than allowed for one request",
+        ))
     }
 
     /// Requests pooled transactions.
@@ -474,11 +481,11 @@ impl<RW: MsgReader + MsgWriter + 'static> ChainSource for EthPeer<RW> {
     }
 
     fn head(&self) -> (H256, U256) {
-        *self
-            .shared
-            .head
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *lock(&self.shared.head)
+    }
+
+    fn block_range(&self) -> Option<BlockRange> {
+        Self::block_range(self)
     }
 
     async fn headers(&self, request: HeadersRequest) -> Result<Vec<Header>, chain_types::Error> {
@@ -491,150 +498,5 @@ impl<RW: MsgReader + MsgWriter + 'static> ChainSource for EthPeer<RW> {
 
     async fn receipts(&self, hashes: Vec<H256>) -> Result<Vec<Vec<Receipt>>, chain_types::Error> {
         self.get_receipts(hashes).await.map_err(Into::into)
-    }
-}
-
-/// The future that runs an eth connection: reads messages, routes replies, answers requests, forwards
-/// announcements. The caller drives it (for example inside a [`p2p_msg::Protocol`]'s run function).
-pub struct EthDriver<RW> {
-    shared: Arc<Shared<RW>>,
-    store: Option<Arc<dyn ChainStore>>,
-    announcements: Option<mpsc::Sender<Announcement>>,
-}
-
-impl<RW: std::fmt::Debug> std::fmt::Debug for EthDriver<RW> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EthDriver")
-            .field("peer", &self.shared.id)
-            .field("store", &self.store.is_some())
-            .field("announcements", &self.announcements.is_some())
-            .finish()
-    }
-}
-
-impl<RW: MsgReader + MsgWriter + 'static> EthDriver<RW> {
-    /// Answers the remote's requests from `store` (without one, every request gets an empty answer).
-    #[must_use]
-    pub fn with_store(mut self, store: Arc<dyn ChainStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Forwards announcements to `tx`; when the channel is full they are dropped (and logged).
-    #[must_use]
-    pub fn with_announcements(mut self, tx: mpsc::Sender<Announcement>) -> Self {
-        self.announcements = Some(tx);
-        self
-    }
-
-    /// Runs the connection until it fails or closes. Always returns an error saying why it ended
-    /// ([`Error::is_closed`] for an orderly end by the remote or the message layer).
-    ///
-    /// # Errors
-    ///
-    /// A protocol violation by the remote ([`Error::is_protocol_violation`]), an idle remote, or the message
-    /// layer's error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future ends the connection's eth side: pending requests fail with [`Error::Closed`].
-    pub async fn run(self) -> Error {
-        let Self {
-            shared,
-            store,
-            announcements,
-        } = self;
-        let _close_on_exit = CloseOnDrop(&*shared);
-        let (queue_tx, mut queue_rx) =
-            mpsc::channel::<EthMessage>(shared.config.serve_queue.max(1));
-        let read = async {
-            loop {
-                let idle = shared.config.idle_timeout;
-                let msg = tokio::time::timeout(idle, shared.rw.read_msg())
-                    .await
-                    .map_err(|_| Error::Msg(p2p_msg::Error::Timeout("eth peer idle")))??;
-                let message = EthMessage::from_msg(shared.version, &msg)?;
-                trace!(peer = %shared.id, msg = message.name(), size = msg.size, "eth recv");
-                match message {
-                    EthMessage::Status(_) => return Err::<(), Error>(Error::UnexpectedStatus),
-                    EthMessage::BlockHeaders(ref p) => {
-                        let n = p.message.len();
-                        shared.deliver(message, n);
-                    }
-                    EthMessage::BlockBodies(ref p) => {
-                        let n = p.message.len();
-                        shared.deliver(message, n);
-                    }
-                    EthMessage::Receipts(ref p) => {
-                        let n = p.message.len();
-                        shared.deliver(message, n);
-                    }
-                    EthMessage::PooledTransactions(ref p) | EthMessage::NodeData(ref p) => {
-                        let n = p.message.len();
-                        shared.deliver(message, n);
-                    }
-                    EthMessage::GetBlockHeaders(_)
-                    | EthMessage::GetBlockBodies(_)
-                    | EthMessage::GetReceipts(_)
-                    | EthMessage::GetPooledTransactions(_)
-                    | EthMessage::GetNodeData(_) => {
-                        queue_tx.send(message).await.map_err(|_| Error::Closed)?;
-                    }
-                    other => {
-                        if let EthMessage::NewBlock(b) = &other {
-                            let mut head = shared
-                                .head
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            if b.total_difficulty > head.1 {
-                                *head = (b.header.hash(), b.total_difficulty);
-                            }
-                        }
-                        if let Some(tx) = &announcements {
-                            let a = Announcement {
-                                peer: shared.id.clone(),
-                                message: other,
-                            };
-                            if tx.try_send(a).is_err() {
-                                debug!(peer = %shared.id, "announcement dropped (channel full or closed)");
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        let serve = async {
-            while let Some(request) = queue_rx.recv().await {
-                let reply = match serve::answer(store.as_deref(), &request, &shared.config.limits) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        warn!(peer = %shared.id, error = %e, request = request.name(), "store failed, answering empty");
-                        serve::answer::<dyn ChainStore>(None, &request, &shared.config.limits)
-                            .unwrap_or(None)
-                    }
-                };
-                if let Some(reply) = reply {
-                    shared.write(reply).await?;
-                }
-            }
-            Ok::<(), Error>(())
-        };
-        let result = tokio::try_join!(read, serve);
-        match result {
-            Err(e) => {
-                debug!(peer = %shared.id, error = %e, "eth connection ended");
-                e
-            }
-            Ok(_) => Error::Closed,
-        }
-    }
-}
-
-/// Closes the shared state when the driver ends or is dropped.
-struct CloseOnDrop<'a, RW: MsgReader + MsgWriter>(&'a Shared<RW>);
-
-impl<RW: MsgReader + MsgWriter> Drop for CloseOnDrop<'_, RW> {
-    fn drop(&mut self) {
-        self.0.close();
     }
 }

@@ -1,4 +1,5 @@
-//! The eth protocol as [`p2p_msg::Protocol`]s (eth/66, eth/67, eth/68): per connection, the Status handshake from
+//! The eth protocol as [`p2p_msg::Protocol`]s (eth/70, eth/69 and eth/68, so that the node talks both to
+//! eth/68-only peers and to geth, which speaks eth/69 and later only): per connection, the Status handshake from
 //! the local chain's head, then serving from the store, handing the [`EthPeer`] to the application and routing
 //! its requests until the connection ends.
 
@@ -12,8 +13,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::{
-    Announcement, ETH_MESSAGE_COUNT, Error, EthPeer, EthVersion, ForkFilter, PeerConfig, Status,
-    establish, establish_following,
+    Announcement, Error, EthPeer, EthVersion, ForkFilter, PeerConfig, Status, Status69,
+    StatusMessage, establish, establish_following,
 };
 
 /// What a node needs to speak eth: its chain identity, optionally a store to serve from, and where to hand new
@@ -77,12 +78,16 @@ impl EthNode {
         }
     }
 
-    /// Our Status for eth `version` and the fork filter at the current head.
+    /// The eth versions a node offers, newest first.
+    pub const VERSIONS: [EthVersion; 3] = [EthVersion::Eth70, EthVersion::Eth69, EthVersion::Eth68];
+
+    /// Our Status for eth `version` (in that version's layout) and the fork filter at the current head. The
+    /// eth/69 range starts at block 0 (the stores keep every block) and ends at the head.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] if reading the head fails.
-    pub fn local_status(&self, version: EthVersion) -> Result<(Status, ForkFilter), Error> {
+    pub fn local_status(&self, version: EthVersion) -> Result<(StatusMessage, ForkFilter), Error> {
         let head = match &self.store {
             Some(store) => store.head().map_err(Error::Store)?,
             None => None,
@@ -98,27 +103,40 @@ impl EthNode {
             number,
             time,
         );
-        let status = Status {
-            version: version.number(),
-            network_id: self.network_id,
-            total_difficulty: td,
-            best_hash: best,
-            genesis: self.genesis,
-            fork_id: filter.current(),
+        let status = if version.is_eth69_or_later() {
+            StatusMessage::Eth69(Status69 {
+                version: version.number(),
+                network_id: self.network_id,
+                genesis: self.genesis,
+                fork_id: filter.current(),
+                earliest: 0,
+                latest: number,
+                latest_hash: best,
+            })
+        } else {
+            StatusMessage::Legacy(Status {
+                version: version.number(),
+                network_id: self.network_id,
+                total_difficulty: td,
+                best_hash: best,
+                genesis: self.genesis,
+                fork_id: filter.current(),
+            })
         };
         Ok((status, filter))
     }
 
-    /// The protocols eth/68, eth/67 and eth/66 for a [`p2p_msg::Peer`] (the highest shared one is used).
+    /// The protocols eth/70, eth/69 and eth/68 for a [`p2p_msg::Peer`] (the highest shared one is used), each
+    /// with its version's message count.
     pub fn protocols(self: &Arc<Self>) -> Vec<Protocol> {
-        EthVersion::ALL
+        Self::VERSIONS
             .iter()
             .map(|&version| {
                 let node = self.clone();
                 Protocol::new(
                     "eth",
                     u32::from(version.number()),
-                    ETH_MESSAGE_COUNT,
+                    version.message_count(),
                     move |info, rw| {
                         let node = node.clone();
                         async move { node.run(version, info, rw).await }
@@ -142,7 +160,7 @@ impl EthNode {
                 establish_following(rw, id.clone(), version, self.config).await?
             } else {
                 let (local, filter) = self.local_status(version)?;
-                establish(rw, id.clone(), &local, &filter, self.config).await?
+                establish(rw, id.clone(), local, &filter, self.config).await?
             };
             info!(peer = %short, client = info.client_id(), %version, "eth peer connected");
             if let Some(store) = &self.store {

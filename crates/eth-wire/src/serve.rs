@@ -1,10 +1,17 @@
 //! The serving side: answering GetBlockHeaders, GetBlockBodies and GetReceipts from a [`ChainStore`] within the
 //! usual limits (at most 1024 items, a 2 MiB soft response size), as geth does: header walks stop at the first
 //! unknown block, unknown hashes in body and receipt requests are skipped without placeholders.
+//!
+//! Receipts are answered in the negotiated version's layout. eth/70 pages (EIP-7975): the answer starts at
+//! the request's `firstBlockReceiptIndex` in the first block, stops at the first unknown block (as geth), and
+//! when the soft size limit is reached inside a block, the block's list is cut there and the answer flagged
+//! `lastBlockIncomplete`; a block that does not start in the answer is left for the next request, and the first
+//! receipt of an answer is always included so that every page makes progress.
 
 use chain_types::{BlockHashOrNumber, Body, ChainStore, Header, HeadersRequest, Receipt};
 
-use crate::{EthMessage, RequestPair};
+use crate::message::receipt69_size;
+use crate::{EthMessage, EthVersion, Receipts70, RequestPair};
 
 /// Serving limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,14 +202,62 @@ pub fn answer_receipts<S: ChainStore + ?Sized>(
     Ok(out)
 }
 
+/// The eth/70 receipt page a server answers for `hashes`, starting at receipt `first_index` of the first block:
+/// the lists and whether the last one is cut (see the module docs).
+///
+/// # Errors
+///
+/// The store's error if a lookup fails.
+pub fn answer_receipts70<S: ChainStore + ?Sized>(
+    store: &S,
+    hashes: &[primitive_types::H256],
+    first_index: u64,
+    limits: &ServeLimits,
+) -> Result<(Vec<Vec<Receipt>>, bool), chain_types::Error> {
+    let mut out: Vec<Vec<Receipt>> = Vec::new();
+    let mut bytes = 0usize;
+    for (i, hash) in hashes.iter().take(limits.max_lookups).enumerate() {
+        if out.len() >= limits.max_receipts || bytes >= limits.soft_response_bytes {
+            break;
+        }
+        let Some(receipts) = store.receipts(hash)? else {
+            break;
+        };
+        let skip = if i == 0 {
+            usize::try_from(first_index).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        let mut list = Vec::new();
+        for r in receipts.into_iter().skip(skip) {
+            let size = receipt69_size(&r);
+            let first_of_page = out.is_empty() && list.is_empty();
+            if bytes.saturating_add(size) > limits.soft_response_bytes && !first_of_page {
+                if list.is_empty() {
+                    // Nothing of this block fits: it starts in the next request.
+                    return Ok((out, false));
+                }
+                out.push(list);
+                return Ok((out, true));
+            }
+            bytes += size;
+            list.push(r);
+        }
+        out.push(list);
+    }
+    Ok((out, false))
+}
+
 /// The reply to a request message, answered from `store` (`None`: a node without a chain, which answers
-/// every request with an empty list). Returns `None` for messages that are not requests.
+/// every request with an empty list), in the layout of eth `version`. Returns `None` for messages that are not
+/// requests.
 ///
 /// # Errors
 ///
 /// The store's error if a lookup fails.
 pub fn answer<S: ChainStore + ?Sized>(
     store: Option<&S>,
+    version: EthVersion,
     request: &EthMessage,
     limits: &ServeLimits,
 ) -> Result<Option<EthMessage>, chain_types::Error> {
@@ -221,13 +276,31 @@ pub fn answer<S: ChainStore + ?Sized>(
                 None => Vec::new(),
             },
         }),
-        EthMessage::GetReceipts(p) => EthMessage::Receipts(RequestPair {
-            request_id: p.request_id,
-            message: match store {
-                Some(s) => answer_receipts(s, &p.message, limits)?,
-                None => Vec::new(),
-            },
-        }),
+        EthMessage::GetReceipts(p) => {
+            let pair = RequestPair {
+                request_id: p.request_id,
+                message: match store {
+                    Some(s) => answer_receipts(s, &p.message, limits)?,
+                    None => Vec::new(),
+                },
+            };
+            if version >= EthVersion::Eth69 {
+                EthMessage::Receipts69(pair)
+            } else {
+                EthMessage::Receipts(pair)
+            }
+        }
+        EthMessage::GetReceipts70(m) => {
+            let (receipts, last_block_incomplete) = match store {
+                Some(s) => answer_receipts70(s, &m.hashes, m.first_block_receipt_index, limits)?,
+                None => (Vec::new(), false),
+            };
+            EthMessage::Receipts70(Receipts70 {
+                request_id: m.request_id,
+                last_block_incomplete,
+                receipts,
+            })
+        }
         // No transaction pool and no state: empty answers.
         EthMessage::GetPooledTransactions(p) => EthMessage::PooledTransactions(RequestPair {
             request_id: p.request_id,

@@ -50,8 +50,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let (first_client, first_peer) = Client::connect_following(first, store.clone()).await?;
     let status = first_peer.remote_status();
     let remote = ChainId {
-        network_id: status.network_id,
-        genesis: status.genesis,
+        network_id: status.network_id(),
+        genesis: status.genesis(),
     };
     match datadir::ready(&args.datadir, store.as_ref())? {
         Some(stored) => stored.ensure_same(&remote, &args.datadir)?,

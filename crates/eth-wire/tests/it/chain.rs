@@ -8,7 +8,7 @@ use chain_types::{
     BlockEntry, Body, ChainStore, EMPTY_OMMERS_HASH, Header, MemoryStore, Receipt, ReceiptStatus,
     SealedHeader, roots,
 };
-use eth_wire::{EthVersion, ForkFilter, Status};
+use eth_wire::{EthVersion, ForkFilter, Status, Status69, StatusMessage};
 use primitive_types::{H160, H256, U256};
 
 /// A raw legacy-shaped transaction (an RLP list) unique to (block, index).
@@ -44,26 +44,68 @@ pub(crate) struct TestChain {
 impl TestChain {
     /// A chain of `len` blocks after genesis; `salt` makes distinct chains.
     pub(crate) fn new(len: u64, salt: u8) -> Self {
+        Self::build(len, salt, None)
+    }
+
+    /// A chain of `len` blocks after genesis where every block has `per_block` transactions (legacy and typed
+    /// in turn) whose receipts carry a log each (so blooms are not empty).
+    pub(crate) fn with_logs(len: u64, per_block: u64) -> Self {
+        Self::build(len, 7, Some(per_block))
+    }
+
+    fn build(len: u64, salt: u8, logs: Option<u64>) -> Self {
         let mut headers: Vec<SealedHeader> = Vec::new();
         let mut bodies = Vec::new();
         let mut receipts = Vec::new();
         for n in 0..=len {
-            let mut txs: Vec<Bytes> = (0..n % 3).map(|i| raw_tx(n, i)).collect();
-            if n > 0 && n % 4 == 0 {
-                txs.push(typed_tx(n));
-            }
+            let txs: Vec<Bytes> = match logs {
+                None => {
+                    let mut txs: Vec<Bytes> = (0..n % 3).map(|i| raw_tx(n, i)).collect();
+                    if n > 0 && n % 4 == 0 {
+                        txs.push(typed_tx(n));
+                    }
+                    txs
+                }
+                Some(k) if n > 0 => (0..k)
+                    .map(|i| {
+                        if i % 2 == 0 {
+                            raw_tx(n, i)
+                        } else {
+                            typed_tx(n * 1000 + i)
+                        }
+                    })
+                    .collect(),
+                Some(_) => Vec::new(),
+            };
             let rs: Vec<Receipt> = txs
                 .iter()
                 .enumerate()
-                .map(|(i, tx)| Receipt {
-                    tx_type: if tx.first().is_some_and(|b| *b >= 0xc0) {
-                        0
+                .map(|(i, tx)| {
+                    let log = chain_types::Log {
+                        address: H160::from_low_u64_be(n * 1000 + i as u64),
+                        topics: vec![H256::from_low_u64_be(n), H256::repeat_byte(i as u8)],
+                        data: Bytes::from(vec![i as u8; 64]),
+                    };
+                    let logs = if logs.is_some() {
+                        vec![log]
                     } else {
-                        2
-                    },
-                    status: ReceiptStatus::Success,
-                    cumulative_gas_used: 21_000 * (i as u64 + 1),
-                    ..Receipt::default()
+                        Vec::new()
+                    };
+                    Receipt {
+                        tx_type: if tx.first().is_some_and(|b| *b >= 0xc0) {
+                            0
+                        } else {
+                            2
+                        },
+                        status: if i % 3 == 2 {
+                            ReceiptStatus::Failure
+                        } else {
+                            ReceiptStatus::Success
+                        },
+                        cumulative_gas_used: 21_000 * (i as u64 + 1),
+                        logs_bloom: Receipt::bloom_of(&logs),
+                        logs,
+                    }
                 })
                 .collect();
             let body = Body {
@@ -113,12 +155,23 @@ impl TestChain {
 
     /// A memory store holding the chain.
     pub(crate) fn store(&self) -> Arc<MemoryStore> {
+        self.store_upto(self.headers.len() as u64 - 1)
+    }
+
+    /// A memory store holding blocks `0..=last`.
+    pub(crate) fn store_upto(&self, last: u64) -> Arc<MemoryStore> {
         let store = MemoryStore::new();
-        let batch = self
-            .headers
+        self.extend(&store, 0, last);
+        Arc::new(store)
+    }
+
+    /// Inserts blocks `from..=to` into `store`.
+    pub(crate) fn extend(&self, store: &MemoryStore, from: u64, to: u64) {
+        let (from, to) = (from as usize, to as usize + 1);
+        let batch = self.headers[from..to]
             .iter()
-            .zip(&self.bodies)
-            .zip(&self.receipts)
+            .zip(&self.bodies[from..to])
+            .zip(&self.receipts[from..to])
             .map(|((h, b), r)| BlockEntry {
                 header: h.clone(),
                 body: Some(b.clone()),
@@ -126,7 +179,6 @@ impl TestChain {
             })
             .collect();
         store.insert_batch(batch).expect("test chain links");
-        Arc::new(store)
     }
 
     /// Our Status and fork filter at the head, on network 1337, all forks at genesis.
@@ -141,5 +193,24 @@ impl TestChain {
             fork_id: filter.current(),
         };
         (status, filter)
+    }
+
+    /// Our Status in the layout of `version` (eth/69+: the range `0..=head`) and the fork filter at the head.
+    pub(crate) fn status_for(&self, version: EthVersion) -> (StatusMessage, ForkFilter) {
+        let (legacy, filter) = self.status(version);
+        if version.is_eth69_or_later() {
+            let status = Status69 {
+                version: version.number(),
+                network_id: legacy.network_id,
+                genesis: legacy.genesis,
+                fork_id: legacy.fork_id,
+                earliest: 0,
+                latest: self.head().number,
+                latest_hash: self.head().hash(),
+            };
+            (StatusMessage::Eth69(status), filter)
+        } else {
+            (StatusMessage::Legacy(legacy), filter)
+        }
     }
 }

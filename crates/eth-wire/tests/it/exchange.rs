@@ -52,7 +52,7 @@ async fn full_fetch_between_two_in_process_peers() {
     let ((client, cd), (_server, sd)) = connect(&chain, PeerConfig::default()).await;
     with_drivers!(cd, sd, async {
         assert_eq!(client.head(), (chain.head().hash(), U256::from(301u64)));
-        assert_eq!(client.remote_status().genesis, chain.genesis());
+        assert_eq!(client.remote_status().genesis(), chain.genesis());
         // Headers 0..=300 by number, in batches of 128.
         let mut got = Vec::new();
         while got.len() < 301 {
@@ -151,7 +151,7 @@ async fn full_fetch_between_two_in_process_peers() {
 async fn every_eth_version_serves() {
     for version in EthVersion::ALL {
         let chain = TestChain::new(20, 1);
-        let (status, filter) = chain.status(version);
+        let (status, filter) = chain.status_for(version);
         let (a, b) = MsgPipe::pair();
         let cfg = PeerConfig::default();
         let (c, s) = tokio::join!(

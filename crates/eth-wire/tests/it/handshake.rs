@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use eth_wire::{
     Error, EthMessage, EthVersion, ForkHash, ForkId, ForkIdError, HANDSHAKE_TIMEOUT, Status,
-    handshake,
+    StatusMessage, handshake,
 };
 use p2p_msg::{Msg, MsgPipe, MsgReader, MsgWriter};
-use primitive_types::H256;
+use primitive_types::{H256, U256};
 
 use crate::chain::TestChain;
 
 /// Runs our handshake against a remote that sends `remote` (and reads our Status).
-async fn against(remote: Status) -> Result<Status, Error> {
+async fn against(remote: Status) -> Result<StatusMessage, Error> {
     let chain = TestChain::new(5, 1);
     let (local, filter) = chain.status(EthVersion::Eth68);
     let (a, b) = MsgPipe::pair();
@@ -43,7 +43,10 @@ async fn matching_status_is_accepted() {
         best_hash: H256::repeat_byte(9),
         ..good()
     };
-    assert_eq!(against(remote).await.unwrap(), remote);
+    assert_eq!(
+        against(remote).await.unwrap(),
+        StatusMessage::Legacy(remote)
+    );
 }
 
 #[tokio::test]
@@ -55,8 +58,8 @@ async fn both_sides_in_process_accept_each_other() {
         handshake(&a, &local, &filter, HANDSHAKE_TIMEOUT),
         handshake(&b, &local, &filter, HANDSHAKE_TIMEOUT)
     );
-    assert_eq!(x.unwrap(), local);
-    assert_eq!(y.unwrap(), local);
+    assert_eq!(x.unwrap(), StatusMessage::Legacy(local));
+    assert_eq!(y.unwrap(), StatusMessage::Legacy(local));
 }
 
 #[tokio::test]
@@ -221,11 +224,11 @@ async fn a_follower_mirrors_the_remote_status() {
         eth_wire::handshake_following(&b, EthVersion::Eth68, HANDSHAKE_TIMEOUT)
     );
     let (ours, theirs) = follower.unwrap();
-    assert_eq!(theirs, local);
-    assert_eq!(ours.genesis, local.genesis);
-    assert_eq!(ours.network_id, local.network_id);
-    assert_eq!(ours.fork_id, local.fork_id);
-    assert_eq!(ours.best_hash, local.genesis);
+    assert_eq!(theirs, StatusMessage::Legacy(local));
+    assert_eq!(ours.genesis(), local.genesis);
+    assert_eq!(ours.network_id(), local.network_id);
+    assert_eq!(ours.fork_id(), local.fork_id);
+    assert_eq!(ours.head(), (local.genesis, U256::zero()));
     // The server accepted the mirrored Status.
     assert_eq!(server.unwrap(), ours);
     // A follower still requires the negotiated version.

@@ -2,6 +2,9 @@
 //! full exchanges between in-process peers.
 
 mod chain;
+mod eth69;
+mod eth69_handshake;
+mod eth69_peer;
 mod exchange;
 mod forkid;
 mod handshake;

@@ -11,7 +11,7 @@ use eth_wire::{
 use primitive_types::{H160, H256, U256};
 use proptest::prelude::*;
 
-fn h256() -> impl Strategy<Value = H256> {
+pub(crate) fn h256() -> impl Strategy<Value = H256> {
     any::<[u8; 32]>().prop_map(H256)
 }
 
@@ -78,9 +78,10 @@ fn header() -> impl Strategy<Value = Header> {
         )
 }
 
-/// A raw transaction: a legacy one (an RLP list) or a typed one (`type || rlp`).
-fn raw_tx() -> impl Strategy<Value = Bytes> {
-    (0u8..=4, proptest::collection::vec(any::<u64>(), 0..4)).prop_map(|(ty, fields)| {
+/// A raw transaction: a legacy one (an RLP list) or a typed one (`type || rlp`), with at least nine fields as
+/// every real transaction (decoders reject lists of transactions smaller than geth's minimum encoded size).
+pub(crate) fn raw_tx() -> impl Strategy<Value = Bytes> {
+    (0u8..=4, proptest::collection::vec(any::<u64>(), 9..12)).prop_map(|(ty, fields)| {
         let mut s = rlp::RlpStream::new_list(fields.len());
         for f in &fields {
             s.append(f);
@@ -120,7 +121,7 @@ fn body() -> impl Strategy<Value = Body> {
         })
 }
 
-fn receipt() -> impl Strategy<Value = Receipt> {
+pub(crate) fn receipt() -> impl Strategy<Value = Receipt> {
     (
         0u8..=3,
         0u8..3,
@@ -175,7 +176,7 @@ fn headers_request() -> impl Strategy<Value = HeadersRequest> {
         })
 }
 
-fn hashes() -> impl Strategy<Value = Vec<H256>> {
+pub(crate) fn hashes() -> impl Strategy<Value = Vec<H256>> {
     proptest::collection::vec(h256(), 0..8)
 }
 

@@ -51,9 +51,13 @@ async fn a_client_node_syncs_from_a_serving_node() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(eth.version(), EthVersion::Eth68);
+        // Both nodes offer eth/68 to eth/70: the highest is used, and eth/69+ announce a range, not a difficulty.
+        assert_eq!(eth.version(), EthVersion::Eth70);
         assert_eq!(eth.id(), NodeId([1; 64]).to_string());
-        assert_eq!(eth.head(), (chain.head().hash(), U256::from(51u64)));
+        assert_eq!(eth.head(), (chain.head().hash(), U256::zero()));
+        let range = eth.block_range().unwrap();
+        assert_eq!((range.earliest, range.latest), (0, 50));
+        assert_eq!(range.latest_hash, chain.head().hash());
         let headers = eth.headers(HeadersRequest::rising(0, 100)).await.unwrap();
         assert_eq!(headers.len(), 51);
         let bodies = eth
@@ -119,11 +123,11 @@ async fn a_node_without_a_chain_follows_the_remote_genesis() {
             .unwrap()
             .unwrap();
         let status = *eth.remote_status();
-        assert_eq!(status.genesis, chain.genesis());
-        assert_eq!(status.network_id, 1337);
+        assert_eq!(status.genesis(), chain.genesis());
+        assert_eq!(status.network_id(), 1337);
         // The application checks header 0 against the announced genesis.
         let genesis = eth.headers(HeadersRequest::rising(0, 1)).await.unwrap();
-        assert_eq!(genesis[0].hash(), status.genesis);
+        assert_eq!(genesis[0].hash(), status.genesis());
         let all = eth.headers(HeadersRequest::rising(0, 100)).await.unwrap();
         assert_eq!(all.len(), 31);
         stop.disconnect(DisconnectReason::Requested);

@@ -99,10 +99,13 @@ fn hashes(n: u8) -> Vec<H256> {
 }
 
 fn txs() -> Vec<Bytes> {
-    // A legacy transaction (an RLP list) and a typed one (`type || payload`).
+    // A legacy transaction (an RLP list) and a typed one (`type || payload`), nine fields each (the smallest a
+    // decoder accepts in bulk: geth's minimum encoded transaction size).
     vec![
-        Bytes::from_static(&[0xc3, 0x01, 0x02, 0x03]),
-        Bytes::from_static(&[0x02, 0xc2, 0x05, 0x06]),
+        Bytes::from_static(&[0xc9, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09]),
+        Bytes::from_static(&[
+            0x02, 0xc9, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+        ]),
     ]
 }
 
