@@ -41,6 +41,9 @@ pub struct EthNode {
     pub follow_remote_chain: bool,
     /// Connection settings.
     pub config: PeerConfig,
+    /// The eth versions offered, newest first ([`EthNode::VERSIONS`] by default); the highest one the remote
+    /// shares is used.
+    pub versions: Vec<EthVersion>,
     /// New peers are sent here after their handshake (waiting at most the handshake timeout for room).
     pub peers: Option<mpsc::Sender<EthPeer<ProtoRw>>>,
     /// Announcements are forwarded here.
@@ -57,6 +60,7 @@ impl std::fmt::Debug for EthNode {
             .field("store", &self.store.is_some())
             .field("follow_remote_chain", &self.follow_remote_chain)
             .field("config", &self.config)
+            .field("versions", &self.versions)
             .finish_non_exhaustive()
     }
 }
@@ -73,8 +77,21 @@ impl EthNode {
             store: None,
             follow_remote_chain: false,
             config: PeerConfig::default(),
+            versions: Self::VERSIONS.to_vec(),
             peers: None,
             announcements: None,
+        }
+    }
+
+    /// A node of the chain `spec`: its network id, genesis, the forks of its fork id and its genesis difficulty,
+    /// with no store.
+    pub fn for_spec(spec: &chain_types::ChainSpec) -> Self {
+        let (fork_blocks, fork_times) = spec.fork_id_activations();
+        Self {
+            fork_blocks,
+            fork_times,
+            genesis_difficulty: spec.genesis.difficulty,
+            ..Self::new(spec.network_id, spec.genesis_hash())
         }
     }
 
@@ -126,10 +143,10 @@ impl EthNode {
         Ok((status, filter))
     }
 
-    /// The protocols eth/70, eth/69 and eth/68 for a [`p2p_msg::Peer`] (the highest shared one is used), each
-    /// with its version's message count.
+    /// The protocols of [`EthNode::versions`] (eth/70, eth/69 and eth/68 by default) for a [`p2p_msg::Peer`] (the
+    /// highest shared one is used), each with its version's message count.
     pub fn protocols(self: &Arc<Self>) -> Vec<Protocol> {
-        Self::VERSIONS
+        self.versions
             .iter()
             .map(|&version| {
                 let node = self.clone();

@@ -59,13 +59,49 @@ pub(crate) fn open_store(dir: &Path) -> anyhow::Result<Arc<RedbStore>> {
     Ok(Arc::new(store))
 }
 
-/// The chain a data directory holds: its network id and genesis hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The chain a data directory holds: its network id, genesis hash and the forks of its fork id.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChainId {
     /// The network id announced in Status.
     pub(crate) network_id: u64,
     /// The genesis hash.
     pub(crate) genesis: H256,
+    /// The forks that make up the fork id (EIP-2124/EIP-6122); empty when every fork is at genesis or unknown (a
+    /// chain learned from a peer).
+    pub(crate) forks: Forks,
+}
+
+/// The fork activations of a chain's fork id: block numbers and timestamps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Forks {
+    /// Block numbers of block-numbered forks.
+    pub(crate) blocks: Vec<u64>,
+    /// Timestamps of timestamp forks after the genesis.
+    pub(crate) times: Vec<u64>,
+}
+
+impl ChainId {
+    /// The chain of a specification.
+    pub(crate) fn of_spec(spec: &chain_types::ChainSpec) -> Self {
+        let (blocks, times) = spec.fork_id_activations();
+        Self {
+            network_id: spec.network_id,
+            genesis: spec.genesis_hash(),
+            forks: Forks { blocks, times },
+        }
+    }
+
+    /// A chain whose forks are all at genesis (or unknown).
+    pub(crate) const fn genesis_only(network_id: u64, genesis: H256) -> Self {
+        Self {
+            network_id,
+            genesis,
+            forks: Forks {
+                blocks: Vec::new(),
+                times: Vec::new(),
+            },
+        }
+    }
 }
 
 /// What `chain.json` holds.
@@ -93,6 +129,13 @@ impl ChainId {
                 dir.display(),
                 self.network_id,
                 other.network_id
+            );
+        }
+        let known = |f: &Forks| !f.blocks.is_empty() || !f.times.is_empty();
+        if known(&self.forks) && known(&other.forks) && self.forks != other.forks {
+            bail!(
+                "the data directory {} holds the same genesis with another fork schedule",
+                dir.display()
             );
         }
         Ok(())
@@ -136,10 +179,20 @@ impl ChainFile {
                 Some(header)
             }
         };
+        let numbers = |key: &str| -> Vec<u64> {
+            value["forks"][key]
+                .as_array()
+                .map(|items| items.iter().filter_map(serde_json::Value::as_u64).collect())
+                .unwrap_or_default()
+        };
         Ok(Some(Self {
             id: ChainId {
                 network_id,
                 genesis,
+                forks: Forks {
+                    blocks: numbers("blocks"),
+                    times: numbers("times"),
+                },
             },
             genesis_header,
         }))
@@ -153,6 +206,10 @@ impl ChainFile {
             "network_id": self.id.network_id,
             "genesis": format!("{:#x}", self.id.genesis),
         });
+        if !self.id.forks.blocks.is_empty() || !self.id.forks.times.is_empty() {
+            value["forks"] =
+                json!({ "blocks": self.id.forks.blocks, "times": self.id.forks.times });
+        }
         if let Some(header) = &self.genesis_header {
             value["genesis_header"] =
                 format!("0x{}", hex::encode(rlp::encode(header.header()))).into();
@@ -204,7 +261,7 @@ pub(crate) fn ready(dir: &Path, store: &dyn ChainStore) -> anyhow::Result<Option
 pub(crate) fn adopt(
     dir: &Path,
     store: &dyn ChainStore,
-    id: ChainId,
+    id: &ChainId,
     genesis: &SealedHeader,
 ) -> anyhow::Result<()> {
     if genesis.hash() != id.genesis || genesis.number != 0 {
@@ -214,7 +271,7 @@ pub(crate) fn adopt(
         );
     }
     if let Some(file) = ChainFile::load(dir)? {
-        file.id.ensure_same(&id, dir)?;
+        file.id.ensure_same(id, dir)?;
     }
     let stored = store.header_by_number(0)?;
     if let Some(stored) = &stored
@@ -228,7 +285,7 @@ pub(crate) fn adopt(
         );
     }
     ChainFile {
-        id,
+        id: id.clone(),
         genesis_header: Some(genesis.clone()),
     }
     .save(dir)?;
@@ -238,6 +295,21 @@ pub(crate) fn adopt(
         tracing::info!(dir = %dir.display(), "recovered a chain store without chain.json");
     }
     Ok(())
+}
+
+/// The chain of a `--chain` argument: a built-in name (`mainnet`, `sepolia`, `hoodi`) or the path of a geth
+/// `genesis.json`.
+pub(crate) fn load_spec(arg: &str) -> anyhow::Result<chain_types::ChainSpec> {
+    if let Ok(spec) = chain_types::ChainSpec::by_name(arg) {
+        return Ok(spec);
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        bail!(
+            "--chain `{arg}` is neither a built-in chain (mainnet, sepolia, hoodi) nor a genesis.json file"
+        );
+    }
+    chain_types::ChainSpec::from_path(path).with_context(|| format!("--chain {arg}"))
 }
 
 /// Parses a 0x-prefixed 32-byte hex hash.
@@ -265,10 +337,7 @@ mod tests {
     }
 
     fn id_of(genesis: &SealedHeader) -> ChainId {
-        ChainId {
-            network_id: 7,
-            genesis: genesis.hash(),
-        }
+        ChainId::genesis_only(7, genesis.hash())
     }
 
     #[test]
@@ -277,7 +346,7 @@ mod tests {
         let store = MemoryStore::new();
         let g = genesis(1);
         assert_eq!(ready(dir.path(), &store).unwrap(), None);
-        adopt(dir.path(), &store, id_of(&g), &g).unwrap();
+        adopt(dir.path(), &store, &id_of(&g), &g).unwrap();
         assert_eq!(ready(dir.path(), &store).unwrap(), Some(id_of(&g)));
         assert_eq!(store.head_number().unwrap(), Some(0));
     }
@@ -286,7 +355,7 @@ mod tests {
     fn ready_stores_the_genesis_when_chain_json_came_first() {
         let dir = tempfile::tempdir().unwrap();
         let g = genesis(2);
-        adopt(dir.path(), &MemoryStore::new(), id_of(&g), &g).unwrap();
+        adopt(dir.path(), &MemoryStore::new(), &id_of(&g), &g).unwrap();
         // A crash before the genesis reached the store: a fresh, empty store.
         let store = MemoryStore::new();
         assert_eq!(ready(dir.path(), &store).unwrap(), Some(id_of(&g)));
@@ -303,9 +372,9 @@ mod tests {
             .unwrap();
         assert_eq!(ready(dir.path(), &store).unwrap(), None);
         let other = genesis(4);
-        let err = adopt(dir.path(), &store, id_of(&other), &other).unwrap_err();
+        let err = adopt(dir.path(), &store, &id_of(&other), &other).unwrap_err();
         assert!(err.to_string().contains("another chain"), "{err}");
-        adopt(dir.path(), &store, id_of(&g), &g).unwrap();
+        adopt(dir.path(), &store, &id_of(&g), &g).unwrap();
         assert_eq!(ready(dir.path(), &store).unwrap(), Some(id_of(&g)));
     }
 

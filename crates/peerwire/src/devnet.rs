@@ -10,11 +10,12 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use chain_types::generator::{Chain, ChainServer, GeneratorOptions};
 use chain_types::{BlockEntry, ChainStore, DynChainSource, MemoryStore};
+use eth_wire::EthVersion;
 use p2p_rlpx::NodeKey;
 
 use crate::datadir::{self, ChainId};
 use crate::node::{Client, ServingNode};
-use crate::syncing::{self, Mode};
+use crate::syncing::{self, Mode, Target};
 
 /// The network id of generated chains.
 pub(crate) const DEVNET_NETWORK_ID: u64 = 1337;
@@ -47,6 +48,22 @@ pub(crate) struct Args {
     /// Seed of the chain generator: the same seed gives the same chain.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The eth version the nodes speak: 68 (the pre-merge protocol with total difficulty), 69 or 70.
+    #[arg(long, default_value_t = 69, value_parser = clap::value_parser!(u8).range(68..=70))]
+    eth: u8,
+    /// The sync: `reverse` (post-merge, back from the generated head as a trusted head) or `forward` (the
+    /// seed's `Synchronise` from the best peer by total difficulty).
+    #[arg(long = "sync", value_enum, default_value_t = Strategy::Reverse)]
+    strategy: Strategy,
+}
+
+/// Which sync `devnet` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Strategy {
+    /// Back from the trusted head, then bodies and receipts forward.
+    Reverse,
+    /// The seed's forward sync from the best peer.
+    Forward,
 }
 
 /// Where the chain is served from.
@@ -68,10 +85,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         args.blocks,
         &GeneratorOptions::seeded(args.seed),
     ));
-    let id = ChainId {
-        network_id: DEVNET_NETWORK_ID,
-        genesis: chain.genesis().hash(),
-    };
+    let id = ChainId::genesis_only(DEVNET_NETWORK_ID, chain.genesis().hash());
     tracing::info!(blocks = args.blocks, elapsed = ?started.elapsed(), "chain generated");
 
     let temp;
@@ -85,9 +99,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let store: Arc<dyn ChainStore> = datadir::open_store(&dir)?;
     match datadir::ready(&dir, store.as_ref())? {
         Some(stored) => stored.ensure_same(&id, &dir)?,
-        None => datadir::adopt(&dir, store.as_ref(), id, &chain.genesis().header)?,
+        None => datadir::adopt(&dir, store.as_ref(), &id, &chain.genesis().header)?,
     }
 
+    let versions =
+        [EthVersion::from_number(u64::from(args.eth)).context("--eth must be 68, 69 or 70")?];
     let (sources, _nodes, _client): (Vec<Arc<dyn DynChainSource>>, _, _) = match args.source {
         Source::Memory => {
             let sources = (0..args.peers)
@@ -104,11 +120,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             for _ in 0..args.peers {
                 let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
                 nodes.push(
-                    ServingNode::start(serving.clone(), id, NodeKey::generate(), listen).await?,
+                    ServingNode::start(
+                        serving.clone(),
+                        &id,
+                        &versions,
+                        NodeKey::generate(),
+                        listen,
+                    )
+                    .await?,
                 );
             }
             let enodes: Vec<_> = nodes.iter().map(ServingNode::enode).collect();
-            let (client, peers) = Client::connect(&enodes, id, store.clone()).await?;
+            let (client, peers) = Client::connect(&enodes, &id, &versions, store.clone()).await?;
             let sources = peers
                 .into_iter()
                 .map(|p| Arc::new(p) as Arc<dyn DynChainSource>)
@@ -117,7 +140,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
 
-    let outcome = syncing::sync_from(store.clone(), sources, args.mode, !args.json).await?;
+    let target = match args.strategy {
+        Strategy::Reverse => Target::Trusted(chain.head().hash()),
+        Strategy::Forward => Target::Best,
+    };
+    let mut outcome =
+        syncing::sync_from(store.clone(), sources, args.mode, target, None, !args.json).await?;
+    if args.source == Source::Rlpx {
+        outcome.protocol = Some(format!("eth/{}", args.eth));
+    }
     if outcome.head.hash() != chain.head().hash() {
         bail!("the synced head is not the generated chain's head");
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chain_types::{BlockEntry, ChainSource as _, ChainStore, H256, HeadersRequest, U256};
-use eth_wire::{EthNode, EthPeer};
+use eth_wire::{EthNode, EthPeer, EthVersion};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use p2p_msg::ProtoRw;
 use p2p_rlpx::{Enode, Host, HostConfig, NodeKey, PeerEvent};
@@ -31,14 +31,18 @@ pub(crate) struct ServingNode {
 }
 
 impl ServingNode {
-    /// Binds `listen` and serves `store` (whose genesis defines the chain) as `chain`.
+    /// Binds `listen` and serves `store` (whose genesis defines the chain) as `chain`, offering the eth
+    /// `versions`.
     pub(crate) async fn start(
         store: Arc<dyn ChainStore>,
-        chain: ChainId,
+        chain: &ChainId,
+        versions: &[EthVersion],
         key: NodeKey,
         listen: SocketAddr,
     ) -> anyhow::Result<Self> {
-        let node = Arc::new(eth_node(chain, store)?);
+        let mut node = eth_node(chain, store)?;
+        node.versions = versions.to_vec();
+        let node = Arc::new(node);
         let mut config = HostConfig::new(key);
         config.listen_addr = listen;
         config.client_id = client_id();
@@ -74,8 +78,10 @@ impl Drop for ServingNode {
 }
 
 /// An eth node for `chain` that serves `store` and announces its head.
-fn eth_node(chain: ChainId, store: Arc<dyn ChainStore>) -> anyhow::Result<EthNode> {
+fn eth_node(chain: &ChainId, store: Arc<dyn ChainStore>) -> anyhow::Result<EthNode> {
     let mut node = EthNode::new(chain.network_id, chain.genesis);
+    node.fork_blocks.clone_from(&chain.forks.blocks);
+    node.fork_times.clone_from(&chain.forks.times);
     node.genesis_difficulty = store
         .header_by_number(0)?
         .map_or_else(U256::zero, |g| g.difficulty);
@@ -104,16 +110,19 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// Dials every enode, runs eth on each connection (serving `store` to them, announcing its head) and
-    /// waits until each is an eth peer, at most [`CONNECT_TIMEOUT`].
+    /// Dials every enode, runs eth (offering `versions`) on each connection (serving `store` to them, announcing
+    /// its head) and waits until each is an eth peer, at most [`CONNECT_TIMEOUT`].
     ///
     /// Fails with a one-line reason naming the first peer that could not be reached or dropped us.
     pub(crate) async fn connect(
         enodes: &[Enode],
-        chain: ChainId,
+        chain: &ChainId,
+        versions: &[EthVersion],
         store: Arc<dyn ChainStore>,
     ) -> anyhow::Result<(Self, Vec<RlpxPeer>)> {
-        Self::connect_with(enodes, eth_node(chain, store)?).await
+        let mut node = eth_node(chain, store)?;
+        node.versions = versions.to_vec();
+        Self::connect_with(enodes, node).await
     }
 
     /// Dials one enode of a chain we do not know yet: eth's follower handshake mirrors the

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use chain_types::generator::{Chain, GeneratorOptions};
 use chain_types::{Block, ChainStore, Header, RedbStore, SealedHeader};
+use eth_wire::EthNode;
 use indicatif::{ProgressBar, ProgressStyle};
 use p2p_rlpx::NodeKey;
 
@@ -32,6 +33,10 @@ pub(crate) struct Args {
     /// The TCP address to listen on.
     #[arg(long, default_value = "127.0.0.1:30303")]
     listen: SocketAddr,
+    /// The chain: `mainnet`, `sepolia`, `hoodi` or a geth `genesis.json` (its genesis, network id and fork
+    /// schedule). Without it, the data directory's own chain.
+    #[arg(long, conflicts_with_all = ["generate", "genesis_header", "network_id"])]
+    chain: Option<String>,
     /// Generate a chain of this many blocks first (continuing an interrupted generation).
     #[arg(long, conflicts_with = "import")]
     generate: Option<u64>,
@@ -55,8 +60,17 @@ pub(crate) struct Args {
 
 /// Runs `peerwire serve` until interrupted.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let spec = args.chain.as_deref().map(datadir::load_spec).transpose()?;
     let store = datadir::open_store(&args.datadir)?;
-    let id = if let Some(file) = &args.import {
+    let id = if let (Some(file), Some(spec)) = (&args.import, &spec) {
+        let id = ChainId::of_spec(spec);
+        match datadir::ready(&args.datadir, store.as_ref())? {
+            Some(stored) => stored.ensure_same(&id, &args.datadir)?,
+            None => datadir::adopt(&args.datadir, store.as_ref(), &id, &spec.genesis)?,
+        }
+        import_file(store.clone(), spec.genesis.clone(), file.clone()).await?;
+        id
+    } else if let Some(file) = &args.import {
         let genesis = args
             .genesis_header
             .as_deref()
@@ -79,7 +93,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .context("the generator task failed")??
     } else {
         match datadir::ready(&args.datadir, store.as_ref())? {
-            Some(id) => id,
+            Some(stored) => match &spec {
+                Some(spec) => {
+                    let id = ChainId::of_spec(spec);
+                    stored.ensure_same(&id, &args.datadir)?;
+                    id
+                }
+                None => stored,
+            },
             None if store.head_number()?.is_some() => bail!(
                 "{} holds a chain store but no chain.json: run the command that created it again to recover it",
                 args.datadir.display()
@@ -93,7 +114,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let key_path = args.key.unwrap_or_else(|| args.datadir.join("nodekey"));
     let key = NodeKey::load_or_generate(&key_path)
         .with_context(|| format!("cannot load the node key {}", key_path.display()))?;
-    let mut node = ServingNode::start(store.clone(), id, key, args.listen).await?;
+    let mut node =
+        ServingNode::start(store.clone(), &id, &EthNode::VERSIONS, key, args.listen).await?;
     crate::output::line(&node.enode().to_string()).context("cannot write to stdout")?;
     if let Some((head, td)) = store.head()? {
         tracing::info!(number = head.number, hash = %head.hash(), %td, "serving");
@@ -122,23 +144,14 @@ fn generate_into(
         // Complete already: only the genesis is needed to check that it is this chain (a generated chain's blocks
         // do not depend on its length).
         let genesis = Chain::generate(1, &options).genesis().hash();
-        stored.ensure_same(
-            &ChainId {
-                network_id: DEVNET_NETWORK_ID,
-                genesis,
-            },
-            dir,
-        )?;
+        stored.ensure_same(&ChainId::genesis_only(DEVNET_NETWORK_ID, genesis), dir)?;
         return Ok(stored);
     }
     let chain = Arc::new(Chain::generate(blocks, &options));
-    let id = ChainId {
-        network_id: DEVNET_NETWORK_ID,
-        genesis: chain.genesis().hash(),
-    };
+    let id = ChainId::genesis_only(DEVNET_NETWORK_ID, chain.genesis().hash());
     match datadir::ready(dir, store)? {
         Some(stored) => stored.ensure_same(&id, dir)?,
-        None => datadir::adopt(dir, store, id, &chain.genesis().header)?,
+        None => datadir::adopt(dir, store, &id, &chain.genesis().header)?,
     }
     let head = store.head_number()?.context("the store is empty")?;
     let len = chain.len() as u64;
@@ -170,10 +183,10 @@ fn prepare_import(
         let genesis = store
             .header_by_number(0)?
             .context("the store lost its genesis")?;
-        let expected = ChainId {
-            network_id: network_id.unwrap_or(id.network_id),
-            genesis: given.as_ref().map_or(id.genesis, SealedHeader::hash),
-        };
+        let expected = ChainId::genesis_only(
+            network_id.unwrap_or(id.network_id),
+            given.as_ref().map_or(id.genesis, SealedHeader::hash),
+        );
         id.ensure_same(&expected, dir)?;
         return Ok((id, genesis));
     }
@@ -194,11 +207,8 @@ fn prepare_import(
             },
         },
     };
-    let id = ChainId {
-        network_id: network_id.unwrap_or(DEVNET_NETWORK_ID),
-        genesis: genesis.hash(),
-    };
-    datadir::adopt(dir, store, id, &genesis)?;
+    let id = ChainId::genesis_only(network_id.unwrap_or(DEVNET_NETWORK_ID), genesis.hash());
+    datadir::adopt(dir, store, &id, &genesis)?;
     Ok((id, genesis))
 }
 

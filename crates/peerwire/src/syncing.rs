@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chain_downloader::{Config, Downloader, SyncMode};
+use chain_downloader::{Config, Downloader, HeaderValidator, SyncMode};
 use chain_types::{ChainStore, DynChainSource, H256, SealedHeader};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -40,6 +40,27 @@ impl Mode {
     }
 }
 
+/// Which sync runs: the seed's forward `Synchronise` from the best peer by total difficulty (moving on to the next
+/// peer when one fails), or the post-merge sync from a trusted head hash (headers in reverse, then bodies and
+/// receipts forward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Forward from the best peer's announced head (eth/68 and older).
+    Best,
+    /// Back from this trusted head hash.
+    Trusted(H256),
+}
+
+impl Target {
+    /// The name in the summary.
+    pub(crate) const fn strategy(self) -> &'static str {
+        match self {
+            Self::Best => "forward",
+            Self::Trusted(_) => "trusted head (reverse)",
+        }
+    }
+}
+
 /// What one sync did.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -53,29 +74,50 @@ pub(crate) struct Outcome {
     pub(crate) mode: Mode,
     /// How many peers were registered.
     pub(crate) peers: usize,
+    /// The sync that ran.
+    pub(crate) target: Target,
+    /// The eth versions the peers spoke (`None` for in-process sources), e.g. "eth/70".
+    pub(crate) protocol: Option<String>,
 }
 
-/// Registers `sources` and syncs `store` from the best of them, with a progress bar on a terminal.
+/// Registers `sources` and syncs `store` to `target`, with a progress bar on a terminal; `validator` checks every
+/// header (a chain specification's rules), else only linkage and the basic structural rules are checked.
 pub(crate) async fn sync_from(
     store: Arc<dyn ChainStore>,
     sources: Vec<Arc<dyn DynChainSource>>,
     mode: Mode,
+    target: Target,
+    validator: Option<Arc<dyn HeaderValidator>>,
     progress: bool,
 ) -> anyhow::Result<Outcome> {
     let start = store
         .head_number()?
         .context("the store has no genesis to sync from")?;
     let peers = sources.len();
-    let downloader = Downloader::new(store.clone(), Config::default())
+    let mut downloader = Downloader::new(store.clone(), Config::default())
         .with_drop_peer(|id| tracing::warn!(peer = id, "peer dropped by the downloader"));
+    if let Some(validator) = validator {
+        downloader = downloader.with_validator(validator);
+    }
     for source in sources {
         downloader.register_peer(source);
     }
-    let (peer, head, td) = downloader.best_peer().context("no peer to sync from")?;
+    let (what, head) = match target {
+        Target::Trusted(head) => ("the trusted head".to_owned(), head),
+        Target::Best => {
+            let (peer, head, _) = downloader.best_peer().context("no peer to sync from")?;
+            (format!("peer {}", short(&peer)), head)
+        }
+    };
     let bar = (progress && std::io::stderr().is_terminal()).then(|| progress_bar(mode));
 
     let started = Instant::now();
-    let sync = downloader.synchronise(&peer, head, td, mode.sync_mode());
+    let sync = async {
+        match target {
+            Target::Best => downloader.sync_best(mode.sync_mode()).await,
+            Target::Trusted(head) => downloader.sync_trusted(head, mode.sync_mode()).await,
+        }
+    };
     tokio::pin!(sync);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     let result = loop {
@@ -94,11 +136,11 @@ pub(crate) async fn sync_from(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    result.with_context(|| format!("sync from peer {} failed", short(&peer)))?;
+    result.with_context(|| format!("sync to {what} failed"))?;
     let (head_header, _) = store.head()?.context("the store is empty after the sync")?;
-    if head_header.hash() != head {
+    if target != Target::Best && head_header.hash() != head {
         bail!(
-            "the sync ended at {:#x} (#{}), not at the peer's head {head:#x}",
+            "the sync ended at {:#x} (#{}), not at {what} {head:#x}",
             head_header.hash(),
             head_header.number
         );
@@ -109,6 +151,8 @@ pub(crate) async fn sync_from(
         elapsed,
         mode,
         peers,
+        target,
+        protocol: None,
     })
 }
 
@@ -238,6 +282,8 @@ pub(crate) fn print_summary(
             "headers_per_s": headers as f64 / seconds,
             "blocks_per_s": blocks as f64 / seconds,
             "mode": outcome.mode.name(),
+            "sync": outcome.target.strategy(),
+            "protocol": outcome.protocol,
             "peers": outcome.peers,
             "source": source,
             "verified_headers": verified.headers,
@@ -247,11 +293,16 @@ pub(crate) fn print_summary(
         })
         .to_string()
     } else {
+        let over = match &outcome.protocol {
+            Some(protocol) => format!("{source} ({protocol})"),
+            None => source.to_owned(),
+        };
         let mut text = format!(
-            "synced {headers} headers and {blocks} blocks ({:.1} MB) from {} peers over {source} in {seconds:.2} s ({} sync)\n",
+            "synced {headers} headers and {blocks} blocks ({:.1} MB) from {} peers over {over} in {seconds:.2} s ({} mode, {} sync)\n",
             verified.bytes as f64 / 1e6,
             outcome.peers,
             outcome.mode.name(),
+            outcome.target.strategy(),
         );
         text.push_str(&format!(
             "rate: {:.0} headers/s, {:.0} blocks/s, {:.1} MB/s\n",

@@ -74,7 +74,8 @@ pub enum Fork {
     Bpo5,
     /// Amsterdam (EIP-7928 block access list hash and EIP-7843 slot number in the header).
     Amsterdam,
-    /// Bogota (scheduled in geth's config; this crate has no header rules for it and rejects its headers).
+    /// Bogota (scheduled in geth's config; it changes no header rule in geth v1.17.10, so its headers follow the
+    /// rules of the forks before it).
     Bogota,
     /// The unified binary trie transition (geth's `ubtTime`; no header rules here, its headers are rejected).
     Ubt,

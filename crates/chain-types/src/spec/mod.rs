@@ -161,7 +161,7 @@ impl ChainSpec {
 
     /// The fork activations that make up the fork id: block numbers of every block-numbered fork, and every
     /// timestamp fork after the genesis timestamp.
-    fn fork_id_activations(&self) -> (Vec<u64>, Vec<u64>) {
+    pub fn fork_id_activations(&self) -> (Vec<u64>, Vec<u64>) {
         let genesis_time = self.genesis.timestamp;
         let mut blocks = Vec::new();
         let mut times = Vec::new();
