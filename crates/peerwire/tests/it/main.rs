@@ -5,6 +5,7 @@
 mod args;
 mod devnet;
 mod ganache;
+mod geth;
 mod http;
 mod http_server;
 mod import;
