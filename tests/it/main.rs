@@ -4,4 +4,5 @@
 
 mod devp2p;
 mod ganache;
+mod geth;
 mod support;
