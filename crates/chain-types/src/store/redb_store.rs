@@ -15,7 +15,9 @@
 //! above the mark (fewer than [`INDEX_FLUSH_HEADERS`] plus one batch).
 //!
 //! Staging. Table `staged` maps a block number to `hash (32 bytes) || rlp(header)` of a staged header (see the
-//! [store docs](super)); each staged batch and each clear is one write transaction.
+//! [store docs](super)); each staged batch and each clear is one write transaction, and
+//! [`ChainStore::insert_staged`] inserts and clears in one. Staging writes are never made durable on their own
+//! (staged headers can be downloaded again); the next durable commit makes them durable with it.
 //!
 //! Crash safety. Every batch and every rewind is one redb write transaction, so after a crash (or a kill) the file
 //! holds the chain as of the last durable commit: a consistent, linked prefix without gaps. By default every batch
@@ -116,15 +118,13 @@ fn decode_record(rec: &[u8]) -> Result<(SealedHeader, U256), Error> {
     Ok((SealedHeader::new_unchecked(header, record_hash(prefix)), td))
 }
 
-/// Encodes a staged header: its hash, then its RLP.
-fn staged_value(header: &SealedHeader) -> Vec<u8> {
+/// Encodes a staged header into `out` (cleared first): its hash, then its RLP.
+fn staged_value(header: &SealedHeader, out: &mut Vec<u8>) {
     let mut s = rlp::RlpStream::new_with_buffer(bytes::BytesMut::new());
     s.append(header.header());
-    let rlp = s.out();
-    let mut out = Vec::with_capacity(32 + rlp.len());
+    out.clear();
     out.extend_from_slice(header.hash().as_bytes());
-    out.extend_from_slice(&rlp);
-    out
+    out.extend_from_slice(&s.out());
 }
 
 /// Decodes a staged header.
@@ -307,6 +307,13 @@ impl RedbStore {
         Ok((tx, durable))
     }
 
+    /// Begins a write transaction that does not wait for the disk (staging writes).
+    fn begin_lazy_write(&self) -> Result<redb::WriteTransaction, Error> {
+        let mut tx = st(self.db.begin_write())?;
+        tx.set_durability(redb::Durability::None);
+        Ok(tx)
+    }
+
     /// Makes every committed batch durable now (a no-op when nothing is pending). Dropping the store does this too.
     ///
     /// # Errors
@@ -452,8 +459,10 @@ impl Drop for RedbStore {
     }
 }
 
-impl ChainStore for RedbStore {
-    fn insert_batch(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+impl RedbStore {
+    /// Inserts `batch` into the canonical chain and, if `clear_staged`, removes the staged headers up to its last
+    /// one in the same transaction.
+    fn insert_and_clear(&self, batch: Vec<BlockEntry>, clear_staged: bool) -> Result<(), Error> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -495,6 +504,10 @@ impl ChainStore for RedbStore {
                     st(receipts.insert(number, rlp::encode_list(r).as_ref()))?;
                 }
             }
+            if clear_staged && let Some(last) = batch.last() {
+                let through = last.header.number;
+                st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
+            }
         }
         // The in-memory index changes only once the commit succeeded; readers wait for the lock meanwhile.
         let mut tail = self.tail_write();
@@ -521,6 +534,16 @@ impl ChainStore for RedbStore {
         }
         self.committed(batch.len() as u64, durable);
         Ok(())
+    }
+}
+
+impl ChainStore for RedbStore {
+    fn insert_batch(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        self.insert_and_clear(batch, false)
+    }
+
+    fn insert_staged(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        self.insert_and_clear(batch, true)
     }
 
     fn header_by_number(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
@@ -636,21 +659,27 @@ impl ChainStore for RedbStore {
         if headers.is_empty() {
             return Ok(());
         }
-        let (tx, durable) = self.begin_write(headers.len() as u64)?;
+        let tx = self.begin_lazy_write()?;
         {
             let mut table = st(tx.open_table(STAGED))?;
             let lowest = match st(table.first())? {
                 Some((_, v)) => Some(decode_staged(v.value())?),
                 None => None,
             };
+            let highest = match st(table.last())? {
+                Some((_, v)) => Some(decode_staged(v.value())?),
+                None => None,
+            };
             // On error the transaction is dropped uncommitted: nothing is staged.
-            check_staged(lowest.as_ref(), &headers)?;
+            check_staged(lowest.as_ref(), highest.as_ref(), &headers)?;
+            let mut value = Vec::with_capacity(640);
             for h in &headers {
-                st(table.insert(h.number, staged_value(h).as_slice()))?;
+                staged_value(h, &mut value);
+                st(table.insert(h.number, value.as_slice()))?;
             }
         }
         st(tx.commit())?;
-        self.committed(headers.len() as u64, durable);
+        self.committed(headers.len() as u64, false);
         Ok(())
     }
 
@@ -660,6 +689,23 @@ impl ChainStore for RedbStore {
         st(table.get(number))?
             .map(|v| decode_staged(v.value()))
             .transpose()
+    }
+
+    fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        let tx = st(self.db.begin_read())?;
+        let table = st(tx.open_table(STAGED))?;
+        let mut out = Vec::new();
+        for item in st(table.range(from..=to))? {
+            let (number, value) = st(item)?;
+            if Some(number.value()) != from.checked_add(out.len() as u64) {
+                break;
+            }
+            out.push(decode_staged(value.value())?);
+        }
+        Ok(out)
     }
 
     fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
@@ -679,10 +725,10 @@ impl ChainStore for RedbStore {
     }
 
     fn clear_staged(&self, through: u64) -> Result<(), Error> {
-        let (tx, durable) = self.begin_write(0)?;
+        let tx = self.begin_lazy_write()?;
         st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
         st(tx.commit())?;
-        self.committed(0, durable);
+        self.committed(1, false);
         Ok(())
     }
 
