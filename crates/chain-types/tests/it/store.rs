@@ -535,3 +535,49 @@ fn redb_file_keeps_staged_headers_across_reopen() {
     assert_eq!(store.head_number().unwrap(), Some(1));
     assert_eq!(store.verify().unwrap(), 2);
 }
+
+#[test]
+fn staging_extends_upwards_and_reads_ranges() {
+    each_store(|store| {
+        let c = plain_chain(40);
+        store.stage_headers(c[10..20].to_vec()).unwrap();
+        // Above the staged chain: the child of the highest staged header starts the batch.
+        store.stage_headers(c[20..25].to_vec()).unwrap();
+        assert_eq!(store.highest_staged().unwrap().unwrap(), c[24]);
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[10]);
+        // A gap above is refused.
+        let err = store.stage_headers(c[26..30].to_vec()).unwrap_err();
+        assert!(err.is_linkage(), "gap above: {err}");
+        store.stage_headers(c[5..10].to_vec()).unwrap();
+        assert_eq!(store.staged_range(5, 24).unwrap(), c[5..25]);
+        assert_eq!(store.staged_range(8, 12).unwrap(), c[8..13]);
+        // Capped at the top, empty below the lowest or for an empty range.
+        assert_eq!(store.staged_range(22, 1000).unwrap(), c[22..25]);
+        assert!(store.staged_range(3, 8).unwrap().is_empty());
+        assert!(store.staged_range(12, 11).unwrap().is_empty());
+        assert!(store.staged_range(30, 40).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn insert_staged_moves_headers_into_the_chain_and_out_of_the_staging_area() {
+    each_store(|store| {
+        let c = plain_chain(30);
+        store.insert_batch(entries(&c[0..10])).unwrap();
+        store.stage_headers(c[10..30].to_vec()).unwrap();
+        store.insert_staged(entries(&c[10..18])).unwrap();
+        assert_eq!(store.head_number().unwrap(), Some(17));
+        assert_eq!(store.header_by_hash(&c[15].hash()).unwrap().unwrap(), c[15]);
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[18]);
+        assert!(store.staged_header(17).unwrap().is_none());
+        // A batch that does not extend the head changes neither the chain nor the staging area.
+        let err = store.insert_staged(entries(&c[20..22])).unwrap_err();
+        assert!(err.is_linkage(), "unlinked: {err}");
+        assert_eq!(store.head_number().unwrap(), Some(17));
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[18]);
+        store.insert_staged(Vec::new()).unwrap();
+        store.insert_staged(entries(&c[18..30])).unwrap();
+        assert!(store.lowest_staged().unwrap().is_none());
+        assert_eq!(store.head_number().unwrap(), Some(29));
+    });
+}
