@@ -18,6 +18,7 @@
 //! [`ChainStore::clear_staged`].
 
 mod memory;
+mod redb_staged;
 mod redb_store;
 
 use primitive_types::{H256, U256};

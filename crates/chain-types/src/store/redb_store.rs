@@ -14,8 +14,8 @@
 //! sorted runs keeps ingest fast as the chain grows. Opening a store rebuilds the in-memory part from the headers
 //! above the mark (fewer than [`INDEX_FLUSH_HEADERS`] plus one batch).
 //!
-//! Staging. Table `staged` maps a block number to `hash (32 bytes) || rlp(header)` of a staged header (see the
-//! [store docs](super)); each staged batch and each clear is one write transaction, and
+//! Staging. Table `staged_segments` holds the staged headers (see the [store docs](super)) in segments like
+//! `headers` (module `redb_staged`); each staged batch and each clear is one write transaction, and
 //! [`ChainStore::insert_staged`] inserts and clears in one. Staging writes are never made durable on their own
 //! (staged headers can be downloaded again); the next durable commit makes them durable with it.
 //!
@@ -37,7 +37,10 @@ use std::{
 use primitive_types::{H256, U256};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{BlockEntry, ChainStore, check_and_total, check_staged};
+use super::{
+    BlockEntry, ChainStore, check_and_total,
+    redb_staged::{self, STAGED},
+};
 use crate::{
     Body, Error, Header, HeadersRequest, Receipt, SealedHeader, source::BlockHashOrNumber,
 };
@@ -46,7 +49,6 @@ const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers")
 const NUMBERS: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("numbers");
 const BODIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("bodies");
 const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
-const STAGED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("staged");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// `META` key: blocks `0..indexed` are in `NUMBERS`.
 const INDEXED: &str = "indexed";
@@ -116,25 +118,6 @@ fn decode_record(rec: &[u8]) -> Result<(SealedHeader, U256), Error> {
     let header = Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable header"))?;
     let td = U256::from_big_endian(&prefix[32..64]);
     Ok((SealedHeader::new_unchecked(header, record_hash(prefix)), td))
-}
-
-/// Encodes a staged header into `out` (cleared first): its hash, then its RLP.
-fn staged_value(header: &SealedHeader, out: &mut Vec<u8>) {
-    let mut s = rlp::RlpStream::new_with_buffer(bytes::BytesMut::new());
-    s.append(header.header());
-    out.clear();
-    out.extend_from_slice(header.hash().as_bytes());
-    out.extend_from_slice(&s.out());
-}
-
-/// Decodes a staged header.
-fn decode_staged(value: &[u8]) -> Result<SealedHeader, Error> {
-    let (hash, rlp) = value
-        .split_at_checked(32)
-        .ok_or(Error::Corrupt("short staged header"))?;
-    let header =
-        Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable staged header"))?;
-    Ok(SealedHeader::new_unchecked(header, H256::from_slice(hash)))
 }
 
 /// The `index`-th record of a segment value.
@@ -506,7 +489,7 @@ impl RedbStore {
             }
             if clear_staged && let Some(last) = batch.last() {
                 let through = last.header.number;
-                st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
+                redb_staged::clear(&mut st(tx.open_table(STAGED))?, through)?;
             }
         }
         // The in-memory index changes only once the commit succeeded; readers wait for the lock meanwhile.
@@ -660,24 +643,8 @@ impl ChainStore for RedbStore {
             return Ok(());
         }
         let tx = self.begin_lazy_write()?;
-        {
-            let mut table = st(tx.open_table(STAGED))?;
-            let lowest = match st(table.first())? {
-                Some((_, v)) => Some(decode_staged(v.value())?),
-                None => None,
-            };
-            let highest = match st(table.last())? {
-                Some((_, v)) => Some(decode_staged(v.value())?),
-                None => None,
-            };
-            // On error the transaction is dropped uncommitted: nothing is staged.
-            check_staged(lowest.as_ref(), highest.as_ref(), &headers)?;
-            let mut value = Vec::with_capacity(640);
-            for h in &headers {
-                staged_value(h, &mut value);
-                st(table.insert(h.number, value.as_slice()))?;
-            }
-        }
+        // On error the transaction is dropped uncommitted: nothing is staged.
+        redb_staged::stage(&mut st(tx.open_table(STAGED))?, &headers)?;
         st(tx.commit())?;
         self.committed(headers.len() as u64, false);
         Ok(())
@@ -685,48 +652,27 @@ impl ChainStore for RedbStore {
 
     fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.get(number))?
-            .map(|v| decode_staged(v.value()))
-            .transpose()
+        redb_staged::get(&st(tx.open_table(STAGED))?, number)
     }
 
     fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
-        if to < from {
-            return Ok(Vec::new());
-        }
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        let mut out = Vec::new();
-        for item in st(table.range(from..=to))? {
-            let (number, value) = st(item)?;
-            if Some(number.value()) != from.checked_add(out.len() as u64) {
-                break;
-            }
-            out.push(decode_staged(value.value())?);
-        }
-        Ok(out)
+        redb_staged::range(&st(tx.open_table(STAGED))?, from, to)
     }
 
     fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.first())?
-            .map(|(_, v)| decode_staged(v.value()))
-            .transpose()
+        redb_staged::lowest(&st(tx.open_table(STAGED))?)
     }
 
     fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.last())?
-            .map(|(_, v)| decode_staged(v.value()))
-            .transpose()
+        redb_staged::highest(&st(tx.open_table(STAGED))?)
     }
 
     fn clear_staged(&self, through: u64) -> Result<(), Error> {
         let tx = self.begin_lazy_write()?;
-        st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
+        redb_staged::clear(&mut st(tx.open_table(STAGED))?, through)?;
         st(tx.commit())?;
         self.committed(1, false);
         Ok(())
