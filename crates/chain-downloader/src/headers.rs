@@ -273,13 +273,19 @@ impl HeaderSource {
                     store.stage_headers(linked.above).map_err(Error::store)?;
                     out.push(Effect::Staged(n));
                 }
-                // Every batch linked now in one write: lowest batch first, rising.
+                // Every batch linked now in one write: lowest batch first, rising (a single batch as it is).
                 let n: usize = linked.batches.iter().map(Vec::len).sum();
                 if n > 0 {
-                    let mut headers = Vec::with_capacity(n);
-                    for batch in linked.batches.into_iter().rev() {
-                        headers.extend(batch);
-                    }
+                    let mut batches = linked.batches;
+                    let headers = if batches.len() == 1 {
+                        batches.pop().unwrap_or_default()
+                    } else {
+                        let mut headers = Vec::with_capacity(n);
+                        for batch in batches.into_iter().rev() {
+                            headers.extend(batch);
+                        }
+                        headers
+                    };
                     store.stage_headers(headers).map_err(Error::store)?;
                     out.push(Effect::Staged(n as u64));
                 }

@@ -329,17 +329,18 @@ impl Reverse {
         if headers.len() as u64 > count {
             return reject(self, Verdict::Strike);
         }
-        let mut sealed: Vec<SealedHeader> = headers.into_iter().map(Header::seal).collect();
-        let falling = sealed
+        // Sealed in rising order straight away (no reversal of the sealed headers afterwards).
+        let sealed: Vec<SealedHeader> = headers.into_iter().rev().map(Header::seal).collect();
+        let len = sealed.len() as u64;
+        let bottom = top + 1 - len;
+        let rising = sealed
             .iter()
             .enumerate()
-            .all(|(i, h)| h.number == top - i as u64)
-            && sealed.windows(2).all(|w| w[0].parent_hash == w[1].hash());
-        if !falling {
+            .all(|(i, h)| h.number == bottom + i as u64)
+            && sealed.windows(2).all(|w| w[1].parent_hash == w[0].hash());
+        if !rising {
             return reject(self, Verdict::Strike);
         }
-        sealed.reverse();
-        let len = sealed.len() as u64;
         if len < count {
             // A correct short reply (a serving limit): keep it, re-queue the rest.
             self.tasks.insert(top, len);
