@@ -8,6 +8,7 @@
 
 use redb::{ReadableTable, Table, TableDefinition};
 
+use super::BlockEntry;
 use super::{StagedSide, check_staged};
 use crate::{Error, Header, SealedHeader};
 
@@ -191,4 +192,64 @@ pub(super) fn clear(table: &mut Table<'_, u64, &'static [u8]>, through: u64) -> 
         st(table.insert(key, kept.as_slice()))?;
     }
     Ok(())
+}
+
+/// The staged RLP of some headers of a batch, by index in the batch.
+#[derive(Debug, Default)]
+pub(super) struct RawRlp {
+    /// The RLP, back to back.
+    bytes: Vec<u8>,
+    /// Per batch index: the range of its RLP in `bytes`, if it was staged with the same hash.
+    ranges: Vec<Option<(usize, usize)>>,
+}
+
+impl RawRlp {
+    /// The staged RLP of the `index`-th header of the batch.
+    pub(super) fn get(&self, index: usize) -> Option<&[u8]> {
+        let (start, end) = (*self.ranges.get(index)?)?;
+        self.bytes.get(start..end)
+    }
+}
+
+/// The staged RLP of the headers of `batch` (rising, consecutive) that are staged with the same hash.
+pub(super) fn raw_rlp<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    batch: &[BlockEntry],
+) -> Result<RawRlp, Error> {
+    let mut out = RawRlp {
+        bytes: Vec::new(),
+        ranges: vec![None; batch.len()],
+    };
+    let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+        return Ok(out);
+    };
+    let (from, to) = (first.header.number, last.header.number);
+    let start = match st(st(table.range::<u64>(..=from))?.next_back().transpose())? {
+        Some((k, _)) => k.value(),
+        None => from,
+    };
+    for item in st(table.range::<u64>(start..=to))? {
+        let (key, value) = st(item)?;
+        let key = key.value();
+        for (i, rec) in records(value.value()).enumerate() {
+            let number = key.saturating_add(i as u64);
+            if number < from {
+                continue;
+            }
+            let Some(index) = usize::try_from(number - from)
+                .ok()
+                .filter(|&i| i < batch.len())
+            else {
+                break;
+            };
+            let rec = rec?;
+            let (hash, rlp) = rec.split_at(32);
+            if batch[index].header.hash().as_bytes() == hash {
+                let at = out.bytes.len();
+                out.bytes.extend_from_slice(rlp);
+                out.ranges[index] = Some((at, out.bytes.len()));
+            }
+        }
+    }
+    Ok(out)
 }

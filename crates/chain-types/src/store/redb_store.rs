@@ -83,6 +83,15 @@ fn push_record(buf: &mut Vec<u8>, header: &SealedHeader, td: U256) {
     buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
 }
 
+/// Appends one record with the header's RLP given.
+fn push_raw_record(buf: &mut Vec<u8>, hash: &H256, td: U256, rlp: &[u8]) {
+    let len = u32::try_from(RECORD_PREFIX + rlp.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(hash.as_bytes());
+    buf.extend_from_slice(&td.to_big_endian());
+    buf.extend_from_slice(rlp);
+}
+
 /// Iterates over the records of a segment value (each without its length).
 fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
     let mut rest = value;
@@ -464,14 +473,28 @@ impl RedbStore {
             // On error the transaction is dropped uncommitted: nothing is stored.
             let tds = check_and_total(head, &batch)?;
             tracing::trace!(len = batch.len(), "inserting batch into redb store");
+            // Headers moved out of the staging area keep their staged RLP (no second encoding).
+            let mut staged = if clear_staged {
+                Some(st(tx.open_table(STAGED))?)
+            } else {
+                None
+            };
+            let raw = match &staged {
+                Some(table) => redb_staged::raw_rlp(table, &batch)?,
+                None => redb_staged::RawRlp::default(),
+            };
             let mut buf = Vec::with_capacity(SEGMENT_HEADERS * 600);
-            for (chunk, tds) in batch
+            for (i, (chunk, tds)) in batch
                 .chunks(SEGMENT_HEADERS)
                 .zip(tds.chunks(SEGMENT_HEADERS))
+                .enumerate()
             {
                 buf.clear();
-                for (entry, td) in chunk.iter().zip(tds) {
-                    push_record(&mut buf, &entry.header, *td);
+                for (j, (entry, td)) in chunk.iter().zip(tds).enumerate() {
+                    match raw.get(i * SEGMENT_HEADERS + j) {
+                        Some(rlp) => push_raw_record(&mut buf, &entry.header.hash(), *td, rlp),
+                        None => push_record(&mut buf, &entry.header, *td),
+                    }
                 }
                 let start = chunk.first().map_or(0, |e| e.header.number);
                 st(headers.insert(start, buf.as_slice()))?;
@@ -487,9 +510,8 @@ impl RedbStore {
                     st(receipts.insert(number, rlp::encode_list(r).as_ref()))?;
                 }
             }
-            if clear_staged && let Some(last) = batch.last() {
-                let through = last.header.number;
-                redb_staged::clear(&mut st(tx.open_table(STAGED))?, through)?;
+            if let (Some(table), Some(last)) = (&mut staged, batch.last()) {
+                redb_staged::clear(table, last.header.number)?;
             }
         }
         // The in-memory index changes only once the commit succeeded; readers wait for the lock meanwhile.

@@ -656,3 +656,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn redb_insert_staged_keeps_a_verifiable_chain_across_segment_bounds() {
+    let c = plain_chain(1500);
+    let store = RedbStore::in_memory().unwrap();
+    store.insert_batch(entries(&c[0..1])).unwrap();
+    store.stage_headers(c[700..1500].to_vec()).unwrap();
+    store.stage_headers(c[1..700].to_vec()).unwrap();
+    // Segment bounds of the two tables differ: 1..=1100 crosses staged and canonical segments.
+    store.insert_staged(entries(&c[1..1100])).unwrap();
+    store.insert_staged(entries(&c[1100..1500])).unwrap();
+    assert_eq!(store.verify().unwrap(), 1500);
+    for n in [1, 511, 512, 699, 700, 1099, 1100, 1499] {
+        assert_eq!(store.header_by_number(n).unwrap().unwrap(), c[n as usize]);
+    }
+    assert!(store.lowest_staged().unwrap().is_none());
+}
