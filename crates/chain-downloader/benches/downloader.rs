@@ -7,7 +7,8 @@
 //! - `full-mem N`: full sync of N blocks with bodies (transactions, ommers) from 4 peers into `MemoryStore`;
 //! - `light-rev N` / `full-rev N`: the same light and full syncs into `MemoryStore`, but as the trusted-head sync
 //!   (`sync_trusted`: headers in reverse from the 4 peers into the staging area, then forward import), beside
-//!   the forward `synchronise` of the same chain; the `vs fwd` column is the reverse rate over the forward one.
+//!   the forward `synchronise` of the same chain; `light-redb-rev N` is the same into `RedbStore` beside
+//!   `light-redb N`; the `vs fwd` column is the reverse rate over the forward one of the same run.
 //!
 //! The in-process peers serve data encoded ahead of time (RLP, as it would arrive off the wire) and decode it when
 //! a request's future runs, so every header the downloader receives is decoded and hashed exactly as in the
@@ -318,7 +319,7 @@ fn run_scenario(name: &str, n: u64, dir: &Path, td: U256) {
             };
             let trusted = name.ends_with("-rev");
             let config = Config::default().with_import_batch(import_batch());
-            let (secs, stats, head) = if name == "light-redb" {
+            let (secs, stats, head) = if name.starts_with("light-redb") {
                 let store = RedbStore::open(db.path().join("bench.redb")).expect("open");
                 store
                     .insert_batch(vec![data.genesis_entry()])
@@ -410,7 +411,8 @@ fn main() {
     let reps = if quick { 1 } else { 3 };
     let exe = std::env::current_exe().expect("own path");
     let (big, small) = (1_000_000 / scale, 100_000 / scale);
-    let plan: [(&str, u64, bool); 14] = [
+    // Each reverse scenario runs right after the forward one it is compared with.
+    let plan: [(&str, u64, bool); 15] = [
         ("floor", big, false),
         ("floor-mem", small, false),
         ("floor-mem", big, false),
@@ -419,12 +421,13 @@ fn main() {
         ("light-mem", small, false),
         ("light-rev", small, false),
         ("light-mem", big, false),
+        ("light-rev", big, false),
         ("light-redb", small, false),
+        ("light-redb-rev", small, false),
         ("light-redb", big, false),
         ("floor", small, true),
         ("full-mem", small, true),
         ("full-rev", small, true),
-        ("light-rev", big, false),
     ];
     let plan: Vec<(&str, u64, bool)> = plan
         .into_iter()
@@ -447,7 +450,7 @@ fn main() {
     );
     let mut floors = std::collections::HashMap::new();
     println!(
-        "{:<11} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>8}",
+        "{:<14} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11} {:>9} {:>8}",
         "scenario",
         "n",
         "secs",
@@ -495,12 +498,18 @@ fn main() {
         let Some(line) = best else { continue };
         let line = line.as_str();
         let rate: f64 = field(line, "rate").parse().unwrap_or(0.0);
-        if name == "light-mem" || name == "full-mem" {
-            forward.insert((full, n), rate);
+        if !name.starts_with("floor") && !name.ends_with("-rev") {
+            forward.insert((name, n), rate);
         }
-        let vs_forward = if name.ends_with("-rev") {
+        let vs_forward = if let Some(base) = name.strip_suffix("-rev") {
+            // `light-rev` and `full-rev` go into `MemoryStore`, `light-redb-rev` into `RedbStore`.
+            let fwd = if base == "light-redb" {
+                base.to_owned()
+            } else {
+                format!("{base}-mem")
+            };
             forward
-                .get(&(full, n))
+                .get(&(fwd.as_str(), n))
                 .map_or_else(|| "-".to_owned(), |f| format!("{:.1}%", rate / f * 100.0))
         } else {
             "-".to_owned()
@@ -516,7 +525,7 @@ fn main() {
         };
         let store_base = match name {
             "light-mem" => ratio("floor-mem"),
-            "light-redb" => ratio("floor-redb"),
+            "light-redb" | "light-redb-rev" => ratio("floor-redb"),
             "light-rev" => ratio("floor-mem"),
             _ => "-".to_owned(),
         };
@@ -532,7 +541,7 @@ fn main() {
             .unwrap_or(0.0)
             / (1024.0 * 1024.0);
         println!(
-            "{name:<11} {n:>8} {:>7} {rate:>9.0} {:>9} {store_base:>9} {base:>9.1} {delta:>11.1} {cache:>9.1} \
+            "{name:<14} {n:>8} {:>7} {rate:>9.0} {:>9} {store_base:>9} {base:>9.1} {delta:>11.1} {cache:>9.1} \
              {vs_forward:>8}",
             field(line, "secs"),
             ratio("floor"),

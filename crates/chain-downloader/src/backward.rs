@@ -3,7 +3,8 @@
 //! forward phase over the staged headers with bodies and receipts.
 //!
 //! Resuming: a staging area whose highest header is the trusted head is reused as far as it is linked; staged
-//! headers the last run already imported are cleared first. A staging area for another head is discarded.
+//! headers the last run already imported are cleared first. A staging area for another head is extended towards
+//! the new head if that is higher and descends from it (see [`Reverse`]), else discarded.
 
 use chain_types::{ChainStore, H256, SealedHeader};
 use tokio::sync::watch;
@@ -32,13 +33,23 @@ pub(crate) async fn run<S: ChainStore>(
     let batch = d.config.reverse_batch.max(1);
     let window = d.config.max_queued_headers as u64;
     let mut reverse = Reverse::new(target, local_head.number, batch, window);
-    if let Some((head, low)) = resumable(store, &local_head, target)? {
-        tracing::debug!(
-            head = head.number,
-            low = low.number,
-            "resuming from staged headers"
-        );
-        reverse.resume(head, low);
+    reverse.set_check_frequency(d.config.header_check_frequency);
+    if let Some((top, low)) = resumable(store, &local_head)? {
+        if top.hash() == target {
+            tracing::debug!(
+                head = top.number,
+                low = low.number,
+                "resuming from staged headers"
+            );
+            reverse.resume(top, low);
+        } else {
+            tracing::debug!(
+                top = top.number,
+                low = low.number,
+                "trying to extend headers staged for another head"
+            );
+            reverse.extend(top, low);
+        }
     }
     let mut engine = Engine::new(d, mode, cancel, None);
     engine.headers = HeaderSource::Reverse(Box::new(reverse));
@@ -89,21 +100,15 @@ pub(crate) async fn run<S: ChainStore>(
     Ok(local)
 }
 
-/// The staged chain a sync to `target` can resume from: the trusted head and the lowest staged header, after
-/// clearing what is already imported. Discards a staging area of another head.
+/// The staged chain a sync can resume from or extend: the highest and the lowest staged header, after clearing
+/// what is already imported.
 fn resumable<S: ChainStore>(
     store: &S,
     local_head: &SealedHeader,
-    target: H256,
 ) -> Result<Option<(SealedHeader, SealedHeader)>, Error> {
     let Some(top) = store.highest_staged().map_err(Error::store)? else {
         return Ok(None);
     };
-    if top.hash() != target {
-        tracing::debug!(staged = ?top.hash(), "discarding headers staged for another head");
-        store.clear_staged(u64::MAX).map_err(Error::store)?;
-        return Ok(None);
-    }
     // Imported by the last run but not cleared (a crash between the two writes): clear them. Staged headers below
     // the local head that are not local (the trusted chain forks off below it) stay; they link further down.
     if store

@@ -227,7 +227,7 @@ impl HeaderSource {
     }
 
     /// Hands on what is ready: forward batches are validated and queued, linked reverse batches are staged in
-    /// `store` (one write per batch).
+    /// `store` (one write for all that linked at once).
     pub(crate) fn deliver(
         &mut self,
         store: &impl ChainStore,
@@ -265,10 +265,29 @@ impl HeaderSource {
                 let linked = r.link_ready(checks.validator, |n| {
                     store.header_by_number(n).map_err(Error::store)
                 })?;
-                for batch in linked.batches {
-                    let n = batch.len() as u64;
-                    store.stage_headers(batch).map_err(Error::store)?;
+                if linked.clear_first {
+                    store.clear_staged(u64::MAX).map_err(Error::store)?;
+                }
+                if !linked.above.is_empty() {
+                    let n = linked.above.len() as u64;
+                    store.stage_headers(linked.above).map_err(Error::store)?;
                     out.push(Effect::Staged(n));
+                }
+                // Every batch linked now in one write: lowest batch first, rising (a single batch as it is).
+                let n: usize = linked.batches.iter().map(Vec::len).sum();
+                if n > 0 {
+                    let mut batches = linked.batches;
+                    let headers = if batches.len() == 1 {
+                        batches.pop().unwrap_or_default()
+                    } else {
+                        let mut headers = Vec::with_capacity(n);
+                        for batch in batches.into_iter().rev() {
+                            headers.extend(batch);
+                        }
+                        headers
+                    };
+                    store.stage_headers(headers).map_err(Error::store)?;
+                    out.push(Effect::Staged(n as u64));
                 }
                 for liar in linked.liars {
                     out.push(Effect::Strike(

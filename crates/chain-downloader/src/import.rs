@@ -54,9 +54,11 @@ impl Importer {
                 store.rewind(to).map_err(Error::store)?;
             }
             let n = entries.len();
-            store.insert_batch(entries).map_err(Error::store)?;
             if self.from_staging {
-                store.clear_staged(last.number).map_err(Error::store)?;
+                // Insert and leave the staging area in one write where the store can.
+                store.insert_staged(entries).map_err(Error::store)?;
+            } else {
+                store.insert_batch(entries).map_err(Error::store)?;
             }
             left -= n;
             out.blocks += n as u64;

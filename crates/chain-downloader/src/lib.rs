@@ -16,20 +16,26 @@
 //! 2. Headers below it are downloaded in reverse, [`Config::reverse_batch`] (1024) per request with skip 0,
 //!    concurrently from every peer whose announced range reaches them (peers without a range are asked too).
 //!    A reply must be falling and linked in itself; when its turn comes it must link by parent hash to the
-//!    lowest header already linked to the trusted head, and it is run through the [`HeaderValidator`]. A batch
+//!    lowest header already linked to the trusted head, and it is run through the [`HeaderValidator`] (on every
+//!    n-th header with [`Config::header_check_frequency`], and always on the head and the link). A batch
 //!    that does not link is thrown away, its sender earns a strike and is not asked for it again; short but
 //!    correct replies are kept and the rest re-queued. There is no master: peers that lie, stall or send garbage
 //!    are dropped one by one and their work goes to the others.
 //! 3. Linked batches are written to the store's staging area
-//!    ([`ChainStore::stage_headers`](chain_types::ChainStore::stage_headers)), one atomic write each, so memory
+//!    ([`ChainStore::stage_headers`](chain_types::ChainStore::stage_headers)), one atomic write for what links at
+//!    once, so memory
 //!    holds at most [`Config::max_queued_headers`] unlinked headers. The reverse download stops when it links to
 //!    the local head or any stored canonical header; a trusted chain that forks off below the local head rewinds
 //!    the store to the fork point before the import. A chain that reaches genesis without meeting the local one
 //!    is [`Error::InvalidChain`].
 //! 4. The staged headers are read back in order and go through the same result cache, body and receipt fetch and
-//!    in-order import as the master mode; imported headers leave the staging area. After a crash or an abort,
-//!    the next `sync_trusted` with the same head reuses every staged header (nothing linked is downloaded again)
-//!    and goes on where the import stopped.
+//!    in-order import as the master mode, read in ranges
+//!    ([`ChainStore::staged_range`](chain_types::ChainStore::staged_range)); imported headers leave the staging
+//!    area in the same write ([`ChainStore::insert_staged`](chain_types::ChainStore::insert_staged)). After a
+//!    crash or an abort, the next `sync_trusted` with the same head reuses every staged header (nothing linked is
+//!    downloaded again) and goes on where the import stopped. A `sync_trusted` to a newer, higher head extends
+//!    the staged headers of the older one: it downloads only down to the old staged top and links there (if the
+//!    gap fits into the header window and links; otherwise the old staged headers are discarded).
 //!
 //! # Master peer: [`Downloader::synchronise`] and [`Downloader::sync_best`]
 //!

@@ -9,6 +9,16 @@
 //! the store's staging area, so memory holds only the unlinked batches of the window (at most
 //! `max_queued_headers` headers ahead of the linked chain).
 //!
+//! Validation is sampled as in the forward sync (`Config::header_check_frequency`): headers linked by hash to the
+//! trusted head are authenticated by it, and the validator still runs on every n-th header, on the head and on
+//! the link to the local chain.
+//!
+//! Extending: a staging area left by a sync to an older trusted head is kept when the new head is higher. The
+//! download then goes down to just above the old staged top only, holding the linked headers in memory (at most
+//! the window); once they reach it they are staged above the old chain in one write, and the download goes on
+//! below the lowest staged header as in a resume. If the gap does not link to the old top (the new head is on
+//! another branch) or does not fit into the window, the old staging area is discarded instead.
+//!
 //! The scheduler owns no peers and sends nothing; like [`Skeleton`](crate::skeleton::Skeleton) it says what to
 //! send to whom.
 
@@ -39,6 +49,23 @@ pub(crate) struct Linked {
     pub(crate) batches: Vec<Vec<SealedHeader>>,
     /// Peers whose batches did not link.
     pub(crate) liars: Vec<String>,
+    /// Empty the staging area before staging `batches` (the old staged chain could not be extended).
+    pub(crate) clear_first: bool,
+    /// Headers (rising) to stage just above the staged chain, before `batches`.
+    pub(crate) above: Vec<SealedHeader>,
+}
+
+/// A staged chain of an older trusted head that the download tries to extend.
+#[derive(Debug)]
+struct Extension {
+    /// Its highest header.
+    top: SealedHeader,
+    /// Its lowest header.
+    low: SealedHeader,
+    /// Linked headers between the new head and `top`, highest batch first, each batch rising.
+    held: Vec<Vec<SealedHeader>>,
+    /// Headers in `held`.
+    held_len: u64,
 }
 
 /// The reverse header scheduler.
@@ -73,6 +100,12 @@ pub(crate) struct Reverse {
     head_staged: bool,
     /// Whether the lowest linked header still has to be checked against the local chain (after a resume).
     check_low: bool,
+    /// Run the validator on every n-th header only (the head and the link always).
+    frequency: u64,
+    /// The older staged chain being extended, if any.
+    extension: Option<Extension>,
+    /// The extension was given up before any header was held: empty the staging area with the next delivery.
+    discard_staged: bool,
 }
 
 impl Reverse {
@@ -97,7 +130,26 @@ impl Reverse {
             link: None,
             head_staged: false,
             check_low: false,
+            frequency: 1,
+            extension: None,
+            discard_staged: false,
         }
+    }
+
+    /// Runs the validator on every `every`-th header only (at least 1; the head and the link are always checked).
+    pub(crate) fn set_check_frequency(&mut self, every: u64) {
+        self.frequency = every.max(1);
+    }
+
+    /// Tries to extend a staged chain of an older trusted head (`top` its highest, `low` its lowest header)
+    /// instead of downloading it again.
+    pub(crate) fn extend(&mut self, top: SealedHeader, low: SealedHeader) {
+        self.extension = Some(Extension {
+            top,
+            low,
+            held: Vec::new(),
+            held_len: 0,
+        });
     }
 
     /// Resumes from a staged chain: `head` is the trusted head (the highest staged header) and `low` the lowest
@@ -173,6 +225,19 @@ impl Reverse {
             return Err("head number out of range");
         }
         self.next_top = head.number.saturating_sub(1);
+        if let Some(ext) = &self.extension {
+            if head.number > ext.top.number {
+                self.floor = ext.top.number + 1;
+            } else {
+                tracing::debug!(
+                    staged = ext.top.number,
+                    head = head.number,
+                    "discarding headers staged for a head not below the new one"
+                );
+                self.extension = None;
+                self.discard_staged = true;
+            }
+        }
         self.low = Some(head.clone());
         self.head = Some(head);
         Ok(Verdict::Accepted)
@@ -264,17 +329,18 @@ impl Reverse {
         if headers.len() as u64 > count {
             return reject(self, Verdict::Strike);
         }
-        let mut sealed: Vec<SealedHeader> = headers.into_iter().map(Header::seal).collect();
-        let falling = sealed
+        // Sealed in rising order straight away (no reversal of the sealed headers afterwards).
+        let sealed: Vec<SealedHeader> = headers.into_iter().rev().map(Header::seal).collect();
+        let len = sealed.len() as u64;
+        let bottom = top + 1 - len;
+        let rising = sealed
             .iter()
             .enumerate()
-            .all(|(i, h)| h.number == top - i as u64)
-            && sealed.windows(2).all(|w| w[0].parent_hash == w[1].hash());
-        if !falling {
+            .all(|(i, h)| h.number == bottom + i as u64)
+            && sealed.windows(2).all(|w| w[1].parent_hash == w[0].hash());
+        if !rising {
             return reject(self, Verdict::Strike);
         }
-        sealed.reverse();
-        let len = sealed.len() as u64;
         if len < count {
             // A correct short reply (a serving limit): keep it, re-queue the rest.
             self.tasks.insert(top, len);
@@ -298,7 +364,10 @@ impl Reverse {
         validator: &dyn HeaderValidator,
         canonical: impl Fn(u64) -> Result<Option<SealedHeader>, Error>,
     ) -> Result<Linked, Error> {
-        let mut out = Linked::default();
+        let mut out = Linked {
+            clear_first: std::mem::take(&mut self.discard_staged),
+            ..Linked::default()
+        };
         let Some(mut low) = self.low.clone() else {
             return Ok(out);
         };
@@ -309,7 +378,7 @@ impl Reverse {
             self.head_staged = true;
             match self.link_at(&low, validator, &canonical)? {
                 Some(n) if n == low.number => {}
-                _ => out.batches.push(vec![low.clone()]),
+                _ => self.emit(vec![low.clone()], &mut out),
             }
         }
         if self.check_low {
@@ -317,10 +386,20 @@ impl Reverse {
             self.link_at(&low, validator, &canonical)?;
         }
         while self.link.is_none() {
+            if let Some(ext) = &self.extension
+                && low.number == ext.top.number + 1
+            {
+                low = self.join_staged(low, &mut out);
+                if self.check_low {
+                    self.check_low = false;
+                    self.link_at(&low, validator, &canonical)?;
+                }
+                continue;
+            }
             let Some(top) = low.number.checked_sub(1) else {
                 break;
             };
-            let Some((peer, batch)) = self.done.remove(&top) else {
+            let Some((peer, mut batch)) = self.done.remove(&top) else {
                 break;
             };
             if batch.last().map(SealedHeader::hash) != Some(low.parent_hash) {
@@ -333,7 +412,12 @@ impl Reverse {
             self.tasks.remove(&top);
             let mut child = &low;
             for h in batch.iter().rev() {
-                validate(validator, h, child)?;
+                let sampled = self.frequency == 1
+                    || child.number % self.frequency == 0
+                    || self.head.as_ref().is_some_and(|t| t.number == child.number);
+                if sampled {
+                    validate(validator, h, child)?;
+                }
                 child = h;
             }
             let mut start = 0;
@@ -350,9 +434,10 @@ impl Reverse {
                     None => {}
                 }
             }
-            if let Some(first) = batch.get(start) {
+            batch.drain(..start.min(batch.len()));
+            if let Some(first) = batch.first() {
                 low = first.clone();
-                out.batches.push(batch[start..].to_vec());
+                self.emit(batch, &mut out);
             }
         }
         if self.link.is_none()
@@ -369,12 +454,66 @@ impl Reverse {
             self.floor = 1;
         }
         self.low = Some(low);
+        if self.link.is_some() && self.extension.is_some() {
+            self.abandon_extension(&mut out);
+        }
         if self.link.is_some() {
             self.tasks.clear();
             self.pending.clear();
             self.done.clear();
         }
         Ok(out)
+    }
+
+    /// Hands a linked batch on, or holds it while an older staged chain is being extended (giving the extension up
+    /// if the held headers outgrow the window).
+    fn emit(&mut self, batch: Vec<SealedHeader>, out: &mut Linked) {
+        let Some(ext) = &mut self.extension else {
+            out.batches.push(batch);
+            return;
+        };
+        ext.held_len += batch.len() as u64;
+        ext.held.push(batch);
+        if ext.held_len > self.window {
+            tracing::debug!(
+                staged = ext.top.number,
+                "gap to the staged headers outgrows the window, discarding them"
+            );
+            self.abandon_extension(out);
+        }
+    }
+
+    /// Gives the extension up: the staging area is emptied and the held headers are staged as usual.
+    fn abandon_extension(&mut self, out: &mut Linked) {
+        if let Some(ext) = self.extension.take() {
+            out.clear_first = true;
+            out.batches.extend(ext.held);
+        }
+        self.floor = self.local_head.saturating_add(1).max(1);
+    }
+
+    /// The linked chain reached just above the older staged top: joins the two (the held headers are staged
+    /// above it and the download goes on below its lowest header) if the lowest linked header `low` is the old
+    /// top's child, else discards the old chain. Returns the new lowest linked header.
+    fn join_staged(&mut self, low: SealedHeader, out: &mut Linked) -> SealedHeader {
+        let Some(ext) = self.extension.take_if(|e| e.top.hash() == low.parent_hash) else {
+            tracing::debug!(
+                number = low.number,
+                "new head is not a descendant of the staged headers, discarding them"
+            );
+            self.abandon_extension(out);
+            return low;
+        };
+        tracing::debug!(
+            top = ext.top.number,
+            low = ext.low.number,
+            "extending the staged headers"
+        );
+        out.above.extend(ext.held.into_iter().rev().flatten());
+        self.floor = self.local_head.saturating_add(1).max(1);
+        self.next_top = ext.low.number.saturating_sub(1);
+        self.check_low = true;
+        ext.low
     }
 
     /// Where `h` (linked to the trusted head) meets the local chain: at its own number if it is a local header,

@@ -250,3 +250,42 @@ proptest::proptest! {
         assert_eq!(numbers, (1..=39).collect::<Vec<_>>(), "every header staged once");
     }
 }
+
+/// Records the number of every header it is asked about.
+#[derive(Debug, Default)]
+struct Recording(std::sync::Mutex<Vec<u64>>);
+
+impl HeaderValidator for Recording {
+    fn validate(&self, header: &SealedHeader, _parent: &SealedHeader) -> Result<(), &'static str> {
+        self.0.lock().unwrap().push(header.number);
+        Ok(())
+    }
+}
+
+#[test]
+fn validation_is_sampled_but_always_covers_the_head_and_the_link() {
+    let c = chain(31, 1);
+    for (every, expected) in [
+        (1, (1..=30).rev().collect::<Vec<u64>>()),
+        (7, vec![30, 28, 21, 14, 7, 1]),
+    ] {
+        let mut r = Reverse::new(c[30].hash(), 0, 10, 100);
+        r.set_check_frequency(every);
+        r.on_head(vec![c[30].header().clone()]).unwrap();
+        for top in tops(
+            &r.asks(&["a".to_owned(), "b".to_owned(), "c".to_owned()], |_, _| {
+                true
+            }),
+        ) {
+            let count = if top == 9 { 9 } else { 10 };
+            r.on_reverse("a", top, falling(&c, top, count));
+        }
+        let v = Recording::default();
+        r.link_ready(&v, canonical(&c[..1])).unwrap();
+        assert_eq!(r.link(), Some(0));
+        // The link (header 1 on the local genesis) is checked where it is found, after its batch's samples.
+        let mut seen = v.0.into_inner().unwrap();
+        seen.dedup();
+        assert_eq!(seen, expected, "every {every}");
+    }
+}

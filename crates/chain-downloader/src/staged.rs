@@ -5,8 +5,8 @@ use chain_types::{ChainStore, H256, SealedHeader};
 
 use crate::Error;
 
-/// Most staged headers read per store call.
-const READ_CHUNK: u64 = 1024;
+/// Most staged headers read per store call (one range read).
+const READ_CHUNK: u64 = 4096;
 
 /// Reads staged headers `next..=top`.
 #[derive(Debug)]
@@ -49,18 +49,19 @@ impl StagedReader {
         let end = end
             .min(self.top)
             .min(self.next.saturating_add(READ_CHUNK - 1));
-        let mut out = Vec::new();
-        while self.next <= end {
-            let h = store
-                .staged_header(self.next)
-                .map_err(Error::store)?
-                .ok_or(Error::InvalidChain("staged header missing"))?;
+        if self.next > end {
+            return Ok(Vec::new());
+        }
+        let out = store.staged_range(self.next, end).map_err(Error::store)?;
+        if (out.len() as u64) < end - self.next + 1 {
+            return Err(Error::InvalidChain("staged header missing"));
+        }
+        for h in &out {
             if h.parent_hash != self.parent || h.number != self.next {
                 return Err(Error::InvalidChain("staged headers do not link"));
             }
             self.parent = h.hash();
             self.next += 1;
-            out.push(h);
         }
         Ok(out)
     }

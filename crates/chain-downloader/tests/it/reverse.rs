@@ -572,3 +572,80 @@ async fn chaotic_peers_cannot_break_the_trusted_head_sync() {
         }
     }
 }
+
+/// Aborts a trusted-head sync to block `number` of `chain` from `p` mid-reverse; returns the lowest staged number.
+async fn stage_part_of(t: &Tester, chain: &Chain, number: usize) -> u64 {
+    let head = chain.headers[number].hash();
+    let r = tokio::time::timeout(
+        Duration::from_millis(6500),
+        t.d.sync_trusted(head, SyncMode::Full),
+    )
+    .await;
+    assert!(r.is_err(), "aborted");
+    assert_eq!(t.d.store().highest_staged().unwrap().unwrap().hash(), head);
+    let low = t.d.store().lowest_staged().unwrap().unwrap().number;
+    assert!(low > 1 && low < number as u64, "staged down to {low}");
+    low
+}
+
+#[tokio::test(start_paused = true)]
+async fn staged_headers_of_an_older_head_are_extended_to_a_newer_one() {
+    let chain = Chain::new(2000, 12);
+    let mut t = Tester::new(&chain, reverse_config());
+    let slow = Behaviour {
+        delay: Duration::from_secs(1),
+        ..Behaviour::default()
+    };
+    let p = t.add(MockPeer::with("peer", &chain, slow));
+    let low = stage_part_of(&t, &chain, 1499).await;
+    let before = reverse_asks(&p).len();
+    t.sync_trusted(chain.head().0, SyncMode::Full)
+        .await
+        .unwrap();
+    assert_own_chain(t.d.store(), &chain, chain.len(), SyncMode::Full);
+    let asks = &reverse_asks(&p)[before..];
+    assert!(
+        asks.iter().all(|&(top, n)| top + 1 - n > 1499 || top < low),
+        "nothing staged for the older head was asked again: {asks:?}"
+    );
+    let above: u64 = asks.iter().filter(|a| a.0 > 1499).map(|a| a.1).sum();
+    assert_eq!(above, 1998 - 1499, "the gap was fetched exactly once");
+    assert!(t.d.store().lowest_staged().unwrap().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn staged_headers_of_another_branch_or_a_higher_head_are_discarded() {
+    let chain = Chain::new(2000, 13);
+    // A new head above the staged one but on a branch off below it; a new head below the staged one; a new head
+    // of the same chain too far above the staged one for the header window.
+    let fork = chain.fork(1200, 2000, 77, 1);
+    let lower = chain.shorten(1300);
+    let cases = [
+        ("fork", &fork, reverse_config()),
+        ("lower", &lower, reverse_config()),
+        (
+            "window",
+            &chain,
+            reverse_config().with_max_queued_headers(300),
+        ),
+    ];
+    for (name, trusted, config) in cases {
+        let mut t = Tester::new(&chain, config);
+        let slow = Behaviour {
+            delay: Duration::from_secs(1),
+            ..Behaviour::default()
+        };
+        t.add(MockPeer::with("old", &chain, slow));
+        stage_part_of(&t, &chain, 1499).await;
+        t.d.unregister_peer("old");
+        t.add(MockPeer::new("new", trusted));
+        t.sync_trusted(trusted.head().0, SyncMode::Full)
+            .await
+            .unwrap();
+        assert_own_chain(t.d.store(), trusted, trusted.len(), SyncMode::Full);
+        assert!(
+            t.d.store().lowest_staged().unwrap().is_none(),
+            "{name}: nothing left staged"
+        );
+    }
+}

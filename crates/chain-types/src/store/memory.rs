@@ -1,13 +1,13 @@
 //! [`MemoryStore`]: a [`ChainStore`] in memory, for tests and as a benchmark baseline.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
 };
 
 use primitive_types::{H256, U256};
 
-use super::{BlockEntry, ChainStore, check_and_total, check_staged};
+use super::{BlockEntry, ChainStore, StagedSide, check_and_total, check_staged};
 use crate::{Body, Error, Receipt, SealedHeader};
 
 /// The chain in memory.
@@ -23,8 +23,35 @@ struct Inner {
     bodies: HashMap<H256, Body>,
     /// Receipts by hash.
     receipts: HashMap<H256, Vec<Receipt>>,
-    /// The staging area, by number.
-    staged: BTreeMap<u64, SealedHeader>,
+    /// The staging area, falling numbers (the highest staged header first): staging below the chain and clearing
+    /// its low end both work at the end of the vector, and memory freed by clearing goes back to the allocator.
+    staged: Vec<SealedHeader>,
+}
+
+/// Unused staging capacity (in headers) kept before the vector is shrunk.
+const STAGED_SLACK: usize = 4096;
+
+impl Inner {
+    /// The index of staged header `number`.
+    fn staged_index(&self, number: u64) -> Option<usize> {
+        let top = self.staged.first()?.number;
+        let i = usize::try_from(top.checked_sub(number)?).ok()?;
+        (i < self.staged.len()).then_some(i)
+    }
+
+    /// Removes the staged headers numbered `through` or lower.
+    fn clear_staged(&mut self, through: u64) {
+        let keep = match self.staged.first() {
+            Some(top) if top.number > through => {
+                usize::try_from(top.number - through).unwrap_or(usize::MAX)
+            }
+            _ => 0,
+        };
+        self.staged.truncate(keep);
+        if self.staged.capacity() > self.staged.len() + STAGED_SLACK {
+            self.staged.shrink_to_fit();
+        }
+    }
 }
 
 /// A [`ChainStore`] held in memory behind a read-write lock. Cheap to create; gone when dropped.
@@ -147,31 +174,55 @@ impl ChainStore for MemoryStore {
 
     fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error> {
         let mut inner = self.write();
-        check_staged(inner.staged.values().next(), &headers)?;
-        for h in headers {
-            inner.staged.insert(h.number, h);
+        match check_staged(inner.staged.last(), inner.staged.first(), &headers)? {
+            StagedSide::Below => inner.staged.extend(headers.into_iter().rev()),
+            StagedSide::Above => {
+                inner.staged.splice(0..0, headers.into_iter().rev());
+            }
         }
         Ok(())
     }
 
     fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
-        Ok(self.read().staged.get(&number).cloned())
+        let inner = self.read();
+        Ok(inner
+            .staged_index(number)
+            .and_then(|i| inner.staged.get(i))
+            .cloned())
+    }
+
+    fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
+        let inner = self.read();
+        let Some(low) = inner.staged_index(from) else {
+            return Ok(Vec::new());
+        };
+        if to < from {
+            return Ok(Vec::new());
+        }
+        // Falling order: `to` (or the top) sits at a lower index than `from`.
+        let high = inner.staged_index(to).unwrap_or(0);
+        Ok(inner.staged[high..=low].iter().rev().cloned().collect())
+    }
+
+    fn insert_staged(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        let Some(last) = batch.last().map(|e| e.header.number) else {
+            return Ok(());
+        };
+        self.insert_batch(batch)?;
+        self.write().clear_staged(last);
+        Ok(())
     }
 
     fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
-        Ok(self.read().staged.values().next().cloned())
+        Ok(self.read().staged.last().cloned())
     }
 
     fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
-        Ok(self.read().staged.values().next_back().cloned())
+        Ok(self.read().staged.first().cloned())
     }
 
     fn clear_staged(&self, through: u64) -> Result<(), Error> {
-        let mut inner = self.write();
-        inner.staged = match through.checked_add(1) {
-            Some(from) => inner.staged.split_off(&from),
-            None => BTreeMap::new(),
-        };
+        self.write().clear_staged(through);
         Ok(())
     }
 

@@ -9,13 +9,16 @@
 //!
 //! Beside the canonical chain a store keeps a *staging area*: headers downloaded in reverse from a trusted head
 //! (post-merge sync) that do not link to the stored head yet. Staged headers form one linked chain that grows
-//! downwards ([`ChainStore::stage_headers`] only accepts a batch whose highest header is the parent of the lowest
-//! staged one), so [`ChainStore::lowest_staged`] is the lowest header linked to the staged top. Every staged
-//! batch is one atomic write, so after a crash the staging area is a linked chain as of the last staged batch.
-//! Staged headers leave the area through [`ChainStore::clear_staged`], once they have been inserted into the
-//! canonical chain.
+//! downwards ([`ChainStore::stage_headers`] accepts a batch whose highest header is the parent of the lowest
+//! staged one, or, to extend the staged chain towards a newer trusted head, whose lowest header is the child of the
+//! highest staged one), so [`ChainStore::lowest_staged`] is the lowest header linked to the staged top. Every
+//! staged batch is one atomic write, so after a crash the staging area is a linked chain as of the last staged
+//! batch. [`ChainStore::staged_range`] reads a run of staged headers in one call. Staged headers leave the area
+//! through [`ChainStore::insert_staged`] (insert into the canonical chain and clear, atomically) or
+//! [`ChainStore::clear_staged`].
 
 mod memory;
+mod redb_staged;
 mod redb_store;
 
 use primitive_types::{H256, U256};
@@ -123,15 +126,16 @@ pub trait ChainStore: Send + Sync {
     /// [`Error::Storage`] if the backend fails (then nothing was removed).
     fn rewind(&self, to_number: u64) -> Result<(), Error>;
 
-    /// Stages `headers` (rising numbers, linked to each other) below the staged chain, atomically: all of them or
-    /// nothing. If the staging area is not empty, the highest header of the batch must be the parent of the lowest
-    /// staged header. An empty batch does nothing.
+    /// Stages `headers` (rising numbers, linked to each other) below or above the staged chain, atomically: all of
+    /// them or nothing. If the staging area is not empty, either the highest header of the batch must be the parent
+    /// of the lowest staged header, or the lowest header of the batch must be a child of the highest staged header
+    /// (the staged chain grows towards a newer head). An empty batch does nothing.
     ///
     /// # Errors
     ///
     /// [`Error::BrokenBatch`] if the headers do not link to each other; [`Error::Unlinked`] (with the lowest staged
-    /// header in the `head_*` fields) if the batch does not end just below the staged chain; [`Error::Storage`]
-    /// if the backend fails. Nothing is staged in any of these cases.
+    /// header in the `head_*` fields) if the batch neither ends just below nor starts just above the staged chain;
+    /// [`Error::Storage`] if the backend fails. Nothing is staged in any of these cases.
     fn stage_headers(&self, headers: Vec<SealedHeader>) -> Result<(), Error>;
 
     /// The staged header with number `number`.
@@ -140,6 +144,44 @@ pub trait ChainStore: Send + Sync {
     ///
     /// As [`ChainStore::header_by_number`].
     fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error>;
+
+    /// The staged headers numbered `from..=to`, rising, in one read; the answer stops before the first number not
+    /// staged (it is empty if `from` is not staged or `from > to`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ChainStore::header_by_number`].
+    fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
+        let mut out = Vec::new();
+        let mut n = from;
+        while n <= to {
+            match self.staged_header(n)? {
+                Some(h) => out.push(h),
+                None => break,
+            }
+            n = match n.checked_add(1) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        Ok(out)
+    }
+
+    /// Inserts `batch` (staged headers with their content) into the canonical chain as
+    /// [`ChainStore::insert_batch`] does, and removes the staged headers numbered up to the batch's last one. Stores
+    /// that can do both in one atomic write do so; the default makes two writes (a crash between them leaves
+    /// imported headers staged, which [`ChainStore::clear_staged`] removes later).
+    ///
+    /// # Errors
+    ///
+    /// As [`ChainStore::insert_batch`] and [`ChainStore::clear_staged`].
+    fn insert_staged(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        let Some(last) = batch.last().map(|e| e.header.number) else {
+            return Ok(());
+        };
+        self.insert_batch(batch)?;
+        self.clear_staged(last)
+    }
 
     /// The lowest staged header: every staged header above it links down to it. `None` if nothing is staged.
     ///
@@ -260,6 +302,14 @@ impl<T: ChainStore + ?Sized> ChainStore for std::sync::Arc<T> {
         (**self).staged_header(number)
     }
 
+    fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
+        (**self).staged_range(from, to)
+    }
+
+    fn insert_staged(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        (**self).insert_staged(batch)
+    }
+
     fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
         (**self).lowest_staged()
     }
@@ -293,17 +343,34 @@ impl<T: ChainStore + ?Sized> ChainStore for std::sync::Arc<T> {
     }
 }
 
-/// Checks that a batch to stage links internally and ends just below `lowest`, the lowest staged header.
+/// Where a batch to stage goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StagedSide {
+    /// Below the staged chain (or into an empty staging area).
+    Below,
+    /// Above the staged chain.
+    Above,
+}
+
+/// Checks that a batch to stage links internally and ends just below `lowest`, the lowest staged header, or starts
+/// just above `highest`, the highest one.
 pub(crate) fn check_staged(
     lowest: Option<&SealedHeader>,
+    highest: Option<&SealedHeader>,
     headers: &[SealedHeader],
-) -> Result<(), Error> {
+) -> Result<StagedSide, Error> {
     for w in headers.windows(2) {
         if w[1].parent_hash != w[0].hash() || Some(w[1].number) != w[0].number.checked_add(1) {
             return Err(Error::BrokenBatch {
                 number: w[1].number,
             });
         }
+    }
+    if let (Some(highest), Some(first)) = (highest, headers.first())
+        && first.parent_hash == highest.hash()
+        && highest.number.checked_add(1) == Some(first.number)
+    {
+        return Ok(StagedSide::Above);
     }
     if let (Some(lowest), Some(top)) = (lowest, headers.last())
         && (lowest.parent_hash != top.hash() || top.number.checked_add(1) != Some(lowest.number))
@@ -315,7 +382,7 @@ pub(crate) fn check_staged(
             parent_hash: lowest.parent_hash,
         });
     }
-    Ok(())
+    Ok(StagedSide::Below)
 }
 
 /// Checks that `batch` extends `head` (number and hash of the stored head, `None` if empty) and links internally,

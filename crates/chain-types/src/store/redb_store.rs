@@ -14,8 +14,10 @@
 //! sorted runs keeps ingest fast as the chain grows. Opening a store rebuilds the in-memory part from the headers
 //! above the mark (fewer than [`INDEX_FLUSH_HEADERS`] plus one batch).
 //!
-//! Staging. Table `staged` maps a block number to `hash (32 bytes) || rlp(header)` of a staged header (see the
-//! [store docs](super)); each staged batch and each clear is one write transaction.
+//! Staging. Table `staged_segments` holds the staged headers (see the [store docs](super)) in segments like
+//! `headers` (module `redb_staged`); each staged batch and each clear is one write transaction, and
+//! [`ChainStore::insert_staged`] inserts and clears in one. Staging writes are never made durable on their own
+//! (staged headers can be downloaded again); the next durable commit makes them durable with it.
 //!
 //! Crash safety. Every batch and every rewind is one redb write transaction, so after a crash (or a kill) the file
 //! holds the chain as of the last durable commit: a consistent, linked prefix without gaps. By default every batch
@@ -35,7 +37,10 @@ use std::{
 use primitive_types::{H256, U256};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{BlockEntry, ChainStore, check_and_total, check_staged};
+use super::{
+    BlockEntry, ChainStore, check_and_total,
+    redb_staged::{self, STAGED},
+};
 use crate::{
     Body, Error, Header, HeadersRequest, Receipt, SealedHeader, source::BlockHashOrNumber,
 };
@@ -44,7 +49,6 @@ const HEADERS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("headers")
 const NUMBERS: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("numbers");
 const BODIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("bodies");
 const RECEIPTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("receipts");
-const STAGED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("staged");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 /// `META` key: blocks `0..indexed` are in `NUMBERS`.
 const INDEXED: &str = "indexed";
@@ -77,6 +81,15 @@ fn push_record(buf: &mut Vec<u8>, header: &SealedHeader, td: U256) {
     buf.extend_from_slice(&s.out());
     let len = u32::try_from(buf.len() - at - 4).unwrap_or(u32::MAX);
     buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Appends one record with the header's RLP given.
+fn push_raw_record(buf: &mut Vec<u8>, hash: &H256, td: U256, rlp: &[u8]) {
+    let len = u32::try_from(RECORD_PREFIX + rlp.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(hash.as_bytes());
+    buf.extend_from_slice(&td.to_big_endian());
+    buf.extend_from_slice(rlp);
 }
 
 /// Iterates over the records of a segment value (each without its length).
@@ -114,27 +127,6 @@ fn decode_record(rec: &[u8]) -> Result<(SealedHeader, U256), Error> {
     let header = Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable header"))?;
     let td = U256::from_big_endian(&prefix[32..64]);
     Ok((SealedHeader::new_unchecked(header, record_hash(prefix)), td))
-}
-
-/// Encodes a staged header: its hash, then its RLP.
-fn staged_value(header: &SealedHeader) -> Vec<u8> {
-    let mut s = rlp::RlpStream::new_with_buffer(bytes::BytesMut::new());
-    s.append(header.header());
-    let rlp = s.out();
-    let mut out = Vec::with_capacity(32 + rlp.len());
-    out.extend_from_slice(header.hash().as_bytes());
-    out.extend_from_slice(&rlp);
-    out
-}
-
-/// Decodes a staged header.
-fn decode_staged(value: &[u8]) -> Result<SealedHeader, Error> {
-    let (hash, rlp) = value
-        .split_at_checked(32)
-        .ok_or(Error::Corrupt("short staged header"))?;
-    let header =
-        Header::decode_exact(rlp).map_err(|_| Error::Corrupt("undecodable staged header"))?;
-    Ok(SealedHeader::new_unchecked(header, H256::from_slice(hash)))
 }
 
 /// The `index`-th record of a segment value.
@@ -307,6 +299,13 @@ impl RedbStore {
         Ok((tx, durable))
     }
 
+    /// Begins a write transaction that does not wait for the disk (staging writes).
+    fn begin_lazy_write(&self) -> Result<redb::WriteTransaction, Error> {
+        let mut tx = st(self.db.begin_write())?;
+        tx.set_durability(redb::Durability::None);
+        Ok(tx)
+    }
+
     /// Makes every committed batch durable now (a no-op when nothing is pending). Dropping the store does this too.
     ///
     /// # Errors
@@ -452,8 +451,10 @@ impl Drop for RedbStore {
     }
 }
 
-impl ChainStore for RedbStore {
-    fn insert_batch(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+impl RedbStore {
+    /// Inserts `batch` into the canonical chain and, if `clear_staged`, removes the staged headers up to its last
+    /// one in the same transaction.
+    fn insert_and_clear(&self, batch: Vec<BlockEntry>, clear_staged: bool) -> Result<(), Error> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -472,14 +473,28 @@ impl ChainStore for RedbStore {
             // On error the transaction is dropped uncommitted: nothing is stored.
             let tds = check_and_total(head, &batch)?;
             tracing::trace!(len = batch.len(), "inserting batch into redb store");
+            // Headers moved out of the staging area keep their staged RLP (no second encoding).
+            let mut staged = if clear_staged {
+                Some(st(tx.open_table(STAGED))?)
+            } else {
+                None
+            };
+            let raw = match &staged {
+                Some(table) => redb_staged::raw_rlp(table, &batch)?,
+                None => redb_staged::RawRlp::default(),
+            };
             let mut buf = Vec::with_capacity(SEGMENT_HEADERS * 600);
-            for (chunk, tds) in batch
+            for (i, (chunk, tds)) in batch
                 .chunks(SEGMENT_HEADERS)
                 .zip(tds.chunks(SEGMENT_HEADERS))
+                .enumerate()
             {
                 buf.clear();
-                for (entry, td) in chunk.iter().zip(tds) {
-                    push_record(&mut buf, &entry.header, *td);
+                for (j, (entry, td)) in chunk.iter().zip(tds).enumerate() {
+                    match raw.get(i * SEGMENT_HEADERS + j) {
+                        Some(rlp) => push_raw_record(&mut buf, &entry.header.hash(), *td, rlp),
+                        None => push_record(&mut buf, &entry.header, *td),
+                    }
                 }
                 let start = chunk.first().map_or(0, |e| e.header.number);
                 st(headers.insert(start, buf.as_slice()))?;
@@ -494,6 +509,9 @@ impl ChainStore for RedbStore {
                 if let Some(r) = &entry.receipts {
                     st(receipts.insert(number, rlp::encode_list(r).as_ref()))?;
                 }
+            }
+            if let (Some(table), Some(last)) = (&mut staged, batch.last()) {
+                redb_staged::clear(table, last.header.number)?;
             }
         }
         // The in-memory index changes only once the commit succeeded; readers wait for the lock meanwhile.
@@ -521,6 +539,16 @@ impl ChainStore for RedbStore {
         }
         self.committed(batch.len() as u64, durable);
         Ok(())
+    }
+}
+
+impl ChainStore for RedbStore {
+    fn insert_batch(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        self.insert_and_clear(batch, false)
+    }
+
+    fn insert_staged(&self, batch: Vec<BlockEntry>) -> Result<(), Error> {
+        self.insert_and_clear(batch, true)
     }
 
     fn header_by_number(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
@@ -636,53 +664,39 @@ impl ChainStore for RedbStore {
         if headers.is_empty() {
             return Ok(());
         }
-        let (tx, durable) = self.begin_write(headers.len() as u64)?;
-        {
-            let mut table = st(tx.open_table(STAGED))?;
-            let lowest = match st(table.first())? {
-                Some((_, v)) => Some(decode_staged(v.value())?),
-                None => None,
-            };
-            // On error the transaction is dropped uncommitted: nothing is staged.
-            check_staged(lowest.as_ref(), &headers)?;
-            for h in &headers {
-                st(table.insert(h.number, staged_value(h).as_slice()))?;
-            }
-        }
+        let tx = self.begin_lazy_write()?;
+        // On error the transaction is dropped uncommitted: nothing is staged.
+        redb_staged::stage(&mut st(tx.open_table(STAGED))?, &headers)?;
         st(tx.commit())?;
-        self.committed(headers.len() as u64, durable);
+        self.committed(headers.len() as u64, false);
         Ok(())
     }
 
     fn staged_header(&self, number: u64) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.get(number))?
-            .map(|v| decode_staged(v.value()))
-            .transpose()
+        redb_staged::get(&st(tx.open_table(STAGED))?, number)
+    }
+
+    fn staged_range(&self, from: u64, to: u64) -> Result<Vec<SealedHeader>, Error> {
+        let tx = st(self.db.begin_read())?;
+        redb_staged::range(&st(tx.open_table(STAGED))?, from, to)
     }
 
     fn lowest_staged(&self) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.first())?
-            .map(|(_, v)| decode_staged(v.value()))
-            .transpose()
+        redb_staged::lowest(&st(tx.open_table(STAGED))?)
     }
 
     fn highest_staged(&self) -> Result<Option<SealedHeader>, Error> {
         let tx = st(self.db.begin_read())?;
-        let table = st(tx.open_table(STAGED))?;
-        st(table.last())?
-            .map(|(_, v)| decode_staged(v.value()))
-            .transpose()
+        redb_staged::highest(&st(tx.open_table(STAGED))?)
     }
 
     fn clear_staged(&self, through: u64) -> Result<(), Error> {
-        let (tx, durable) = self.begin_write(0)?;
-        st(st(tx.open_table(STAGED))?.retain_in(..=through, |_, _| false))?;
+        let tx = self.begin_lazy_write()?;
+        redb_staged::clear(&mut st(tx.open_table(STAGED))?, through)?;
         st(tx.commit())?;
-        self.committed(0, durable);
+        self.committed(1, false);
         Ok(())
     }
 

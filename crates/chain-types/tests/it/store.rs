@@ -535,3 +535,141 @@ fn redb_file_keeps_staged_headers_across_reopen() {
     assert_eq!(store.head_number().unwrap(), Some(1));
     assert_eq!(store.verify().unwrap(), 2);
 }
+
+#[test]
+fn staging_extends_upwards_and_reads_ranges() {
+    each_store(|store| {
+        let c = plain_chain(40);
+        store.stage_headers(c[10..20].to_vec()).unwrap();
+        // Above the staged chain: the child of the highest staged header starts the batch.
+        store.stage_headers(c[20..25].to_vec()).unwrap();
+        assert_eq!(store.highest_staged().unwrap().unwrap(), c[24]);
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[10]);
+        // A gap above is refused.
+        let err = store.stage_headers(c[26..30].to_vec()).unwrap_err();
+        assert!(err.is_linkage(), "gap above: {err}");
+        store.stage_headers(c[5..10].to_vec()).unwrap();
+        assert_eq!(store.staged_range(5, 24).unwrap(), c[5..25]);
+        assert_eq!(store.staged_range(8, 12).unwrap(), c[8..13]);
+        // Capped at the top, empty below the lowest or for an empty range.
+        assert_eq!(store.staged_range(22, 1000).unwrap(), c[22..25]);
+        assert!(store.staged_range(3, 8).unwrap().is_empty());
+        assert!(store.staged_range(12, 11).unwrap().is_empty());
+        assert!(store.staged_range(30, 40).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn insert_staged_moves_headers_into_the_chain_and_out_of_the_staging_area() {
+    each_store(|store| {
+        let c = plain_chain(30);
+        store.insert_batch(entries(&c[0..10])).unwrap();
+        store.stage_headers(c[10..30].to_vec()).unwrap();
+        store.insert_staged(entries(&c[10..18])).unwrap();
+        assert_eq!(store.head_number().unwrap(), Some(17));
+        assert_eq!(store.header_by_hash(&c[15].hash()).unwrap().unwrap(), c[15]);
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[18]);
+        assert!(store.staged_header(17).unwrap().is_none());
+        // A batch that does not extend the head changes neither the chain nor the staging area.
+        let err = store.insert_staged(entries(&c[20..22])).unwrap_err();
+        assert!(err.is_linkage(), "unlinked: {err}");
+        assert_eq!(store.head_number().unwrap(), Some(17));
+        assert_eq!(store.lowest_staged().unwrap().unwrap(), c[18]);
+        store.insert_staged(Vec::new()).unwrap();
+        store.insert_staged(entries(&c[18..30])).unwrap();
+        assert!(store.lowest_staged().unwrap().is_none());
+        assert_eq!(store.head_number().unwrap(), Some(29));
+    });
+}
+
+/// One step on the staging area.
+#[derive(Debug, Clone)]
+enum StageOp {
+    /// Stage this many headers just below the staged chain.
+    Below(u64),
+    /// Stage this many headers just above it.
+    Above(u64),
+    /// Clear through this many headers above the lowest staged one.
+    Clear(u64),
+}
+
+fn stage_op() -> impl proptest::strategy::Strategy<Value = StageOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1u64..1200).prop_map(StageOp::Below),
+        (1u64..1200).prop_map(StageOp::Above),
+        (0u64..1500).prop_map(StageOp::Clear),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Staging below and above, clearing and range reads agree with a model of one contiguous staged range, for
+    /// both stores (the redb one keeps segments of 512 headers, so the lengths cross segment bounds).
+    #[test]
+    fn staging_matches_a_contiguous_model(
+        start in 4000u64..5000,
+        ops in proptest::collection::vec(stage_op(), 1..12),
+        reads in proptest::collection::vec((0u64..1400, 0u64..1400), 4),
+    ) {
+        let c = plain_chain(9000);
+        let stores: [Box<dyn ChainStore>; 2] =
+            [Box::new(MemoryStore::new()), Box::new(RedbStore::in_memory().unwrap())];
+        for store in &stores {
+            // The model: staged numbers `lo..hi` (empty when equal).
+            let (mut lo, mut hi) = (start, start);
+            for op in &ops {
+                match *op {
+                    StageOp::Below(n) => {
+                        let from = lo.saturating_sub(n).max(1);
+                        store.stage_headers(c[from as usize..lo as usize].to_vec()).unwrap();
+                        lo = from;
+                    }
+                    StageOp::Above(n) => {
+                        let to = (hi + n).min(c.len() as u64);
+                        store.stage_headers(c[hi as usize..to as usize].to_vec()).unwrap();
+                        hi = to;
+                    }
+                    StageOp::Clear(k) => {
+                        store.clear_staged(lo + k).unwrap();
+                        // An emptied area takes any linked batch again; the model goes on from where it was.
+                        lo = (lo + k + 1).min(hi);
+                    }
+                }
+                let expect_low = (lo < hi).then(|| c[lo as usize].clone());
+                let expect_high = (lo < hi).then(|| c[hi as usize - 1].clone());
+                proptest::prop_assert_eq!(store.lowest_staged().unwrap(), expect_low);
+                proptest::prop_assert_eq!(store.highest_staged().unwrap(), expect_high);
+            }
+            for &(a, b) in &reads {
+                let (from, to) = (lo.saturating_sub(100) + a, lo.saturating_sub(100) + b);
+                let expect: Vec<SealedHeader> = if from >= lo && from < hi && from <= to {
+                    c[from as usize..=(to.min(hi - 1)) as usize].to_vec()
+                } else {
+                    Vec::new()
+                };
+                proptest::prop_assert_eq!(store.staged_range(from, to).unwrap(), expect);
+                let one = (from >= lo && from < hi).then(|| c[from as usize].clone());
+                proptest::prop_assert_eq!(store.staged_header(from).unwrap(), one);
+            }
+        }
+    }
+}
+
+#[test]
+fn redb_insert_staged_keeps_a_verifiable_chain_across_segment_bounds() {
+    let c = plain_chain(1500);
+    let store = RedbStore::in_memory().unwrap();
+    store.insert_batch(entries(&c[0..1])).unwrap();
+    store.stage_headers(c[700..1500].to_vec()).unwrap();
+    store.stage_headers(c[1..700].to_vec()).unwrap();
+    // Segment bounds of the two tables differ: 1..=1100 crosses staged and canonical segments.
+    store.insert_staged(entries(&c[1..1100])).unwrap();
+    store.insert_staged(entries(&c[1100..1500])).unwrap();
+    assert_eq!(store.verify().unwrap(), 1500);
+    for n in [1, 511, 512, 699, 700, 1099, 1100, 1499] {
+        assert_eq!(store.header_by_number(n).unwrap().unwrap(), c[n as usize]);
+    }
+    assert!(store.lowest_staged().unwrap().is_none());
+}
