@@ -53,8 +53,9 @@ pub(crate) fn install(root: &Path) -> Result<Install> {
         )),
     };
     let stamp = dir.join(".installed");
+    let wanted = format!("{GETH_VERSION} -trimpath");
     let have = fs::read_to_string(&stamp).unwrap_or_default();
-    if have.trim() == GETH_VERSION
+    if have.trim() == wanted
         && found.geth.is_file()
         && found.devp2p.is_file()
         && found.testdata.is_dir()
@@ -74,7 +75,9 @@ pub(crate) fn install(root: &Path) -> Result<Install> {
     run(Command::new(go)
         .env("GOBIN", &bin)
         .env("GOMODCACHE", &modcache)
-        .env("GOFLAGS", "-modcacherw")
+        // -trimpath keeps paths out of the binaries and out of the build cache keys, so a clone elsewhere
+        // reuses the cached packages.
+        .env("GOFLAGS", "-modcacherw -trimpath")
         .arg("install")
         .arg(format!("{module}/geth@{GETH_VERSION}"))
         .arg(format!("{module}/devp2p@{GETH_VERSION}")))?;
@@ -86,7 +89,7 @@ pub(crate) fn install(root: &Path) -> Result<Install> {
             ));
         }
     }
-    fs::write(&stamp, GETH_VERSION).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
+    fs::write(&stamp, &wanted).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     Ok(found)
 }
 
