@@ -1,4 +1,8 @@
 //! `cargo xtask bench [NAME]`: runs the criterion benches of one area or of all of them.
+//!
+//! The `geth` area (`tests/benches/geth.rs`) needs the reference peers and the release `peerwire`
+//! program: it builds `peerwire` with `--release`, starts the peers through [`crate::peers::Peers`]
+//! (as `cargo xtask test` does), runs the bench with their environment and stops them afterwards.
 
 use crate::{Result, cargo, project_root};
 
@@ -10,6 +14,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
     ("devnet", "peerwire", Some("devnet")),
+    ("geth", "peerwire-tests", Some("geth")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
@@ -30,7 +35,7 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
             found
         }
     };
-    for (_, package, target) in selected {
+    for (area, package, target) in selected {
         let mut command = cargo(&root);
         command.args(["bench", "--package", package]);
         if let Some(target) = target {
@@ -39,7 +44,26 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
         if !extra.is_empty() {
             command.arg("--").args(extra);
         }
-        crate::run(&mut command)?;
+        if *area == "geth" {
+            // The bench runs `target/release/peerwire`; build it and the bench before the peers start, so that
+            // a slow build does not run into the peers' own timers.
+            crate::run(cargo(&root).args(["build", "--release", "--package", "peerwire"]))?;
+            crate::run(cargo(&root).args([
+                "bench",
+                "--package",
+                package,
+                "--bench",
+                "geth",
+                "--no-run",
+            ]))?;
+            let peers = crate::peers::Peers::start(&root)?;
+            peers.apply_env(&mut command);
+            let result = crate::run(&mut command);
+            drop(peers);
+            result?;
+        } else {
+            crate::run(&mut command)?;
+        }
     }
     Ok(())
 }
