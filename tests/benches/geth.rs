@@ -15,8 +15,9 @@
 //! - **full**: `REPS` repetitions, alternating who goes first, of `peerwire sync --mode fast` (headers,
 //!   bodies and receipts, every root checked; release build of the binary) and of a fresh geth
 //!   (`geth init`, then `--synctarget HEAD --exitwhensynced`, a static peer, full sync: geth executes every
-//!   block), both from the serving geth; wall time from start to exit of each, plus geth's own startup
-//!   (a run with no peer, until it logs "Waiting for peers"), so that a startup-corrected figure can be given.
+//!   block), both from the serving geth; wall time from start to exit of each (and for geth also until it logs
+//!   "Sync target reached", before its shutdown), plus geth's own startup (a run with no peer, until it logs
+//!   "Waiting for peers"), so that a startup-corrected figure can be given.
 //!   Medians are reported with the ratios.
 //!
 //! Environment: `PEERWIRE_BENCH_ROUNDS` (default 200), `PEERWIRE_BENCH_REPS` (default 3),
@@ -290,22 +291,32 @@ fn scratch(tag: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Waits for `child` to exit, at most `FULL_TIMEOUT` (then kills it).
+/// Waits for `child` to exit, at most `FULL_TIMEOUT` (then kills it); with `marker`, also notes when the log
+/// file first holds that text (measured from `started`).
 fn wait_exit(
     child: &mut std::process::Child,
     what: &str,
-) -> anyhow::Result<std::process::ExitStatus> {
+    started: Instant,
+    marker: Option<(&Path, &str)>,
+) -> anyhow::Result<(std::process::ExitStatus, Option<Duration>)> {
     let deadline = Instant::now() + FULL_TIMEOUT;
+    let mut seen = None;
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(status);
+            return Ok((status, seen));
+        }
+        if let Some((log, text)) = marker
+            && seen.is_none()
+            && fs::read_to_string(log).is_ok_and(|t| t.contains(text))
+        {
+            seen = Some(started.elapsed());
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             bail!("{what} did not finish within {FULL_TIMEOUT:?}");
         }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -354,7 +365,7 @@ fn run_peerwire(bin: &Path, chain: &Chain, tag: &str) -> anyhow::Result<Peerwire
         .stderr(fs::File::create(dir.join("peerwire.log"))?)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
-    let status = wait_exit(&mut child, "peerwire sync")?;
+    let (status, _) = wait_exit(&mut child, "peerwire sync", started, None)?;
     let wall = started.elapsed();
     let mut out = String::new();
     if let Some(mut stdout) = child.stdout.take() {
@@ -434,8 +445,16 @@ fn geth_command(
     Ok(command)
 }
 
-/// A fresh geth syncing the chain from the serving geth: wall time from start to exit, and the init time.
-fn run_geth(geth: &Path, chain: &Chain, tag: &str) -> anyhow::Result<(Duration, Duration)> {
+/// What one geth sync did: wall time from start to exit, from start until it logged that the target was reached,
+/// and the `geth init` before it.
+struct GethRun {
+    wall: Duration,
+    reached: Duration,
+    init: Duration,
+}
+
+/// A fresh geth syncing the chain from the serving geth.
+fn run_geth(geth: &Path, chain: &Chain, tag: &str) -> anyhow::Result<GethRun> {
     let dir = scratch(tag)?;
     let (datadir, config, init) = geth_datadir(geth, chain, &dir, Some(&chain.enode))?;
     let log = dir.join("geth.log");
@@ -443,17 +462,28 @@ fn run_geth(geth: &Path, chain: &Chain, tag: &str) -> anyhow::Result<(Duration, 
     let mut child = geth_command(geth, chain, &datadir, &config)?
         .stderr(fs::File::create(&log)?)
         .spawn()?;
-    let status = wait_exit(&mut child, "geth sync")?;
+    let (status, reached) = wait_exit(
+        &mut child,
+        "geth sync",
+        started,
+        Some((&log, "Sync target reached")),
+    )?;
     let wall = started.elapsed();
     let text = fs::read_to_string(&log).unwrap_or_default();
-    if !status.success() || !text.contains("Sync target reached") {
+    let Some(reached) =
+        reached.filter(|_| status.success() && text.contains("Sync target reached"))
+    else {
         bail!(
             "geth did not reach the sync target ({status}); log in {}",
             log.display()
         );
-    }
+    };
     let _ = fs::remove_dir_all(&dir);
-    Ok((wall, init))
+    Ok(GethRun {
+        wall,
+        reached,
+        init,
+    })
 }
 
 /// geth's startup: the same command with no peer, until it logs that it waits for peers.
@@ -491,12 +521,18 @@ fn full_section(chains: &[Chain], reps: usize) -> anyhow::Result<()> {
     let geth = PathBuf::from(env("PEERWIRE_GETH")?);
     println!("\n## full: peerwire fast sync beside a fresh geth full sync (medians of {reps})\n");
     println!(
-        "| chain | blocks | peerwire wall | peerwire sync only | geth wall | geth startup | geth − startup | peerwire / geth raw | peerwire / geth corrected | geth init |"
+        "| chain | blocks | peerwire wall | peerwire sync only | geth wall | geth target reached | geth startup | geth − startup | peerwire / geth raw | peerwire / geth corrected | geth init |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for chain in chains {
-        let (mut pw_wall, mut pw_sync, mut g_wall, mut g_init, mut g_start) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut pw_wall, mut pw_sync, mut g_wall, mut g_reached, mut g_init, mut g_start) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for rep in 0..reps {
             let tag = format!("{}-{rep}", chain.name);
             let mut peerwire = || -> anyhow::Result<()> {
@@ -513,14 +549,16 @@ fn full_section(chains: &[Chain], reps: usize) -> anyhow::Result<()> {
             if rep % 2 == 0 {
                 peerwire()?;
             }
-            let (wall, init) = run_geth(&geth, chain, &format!("{tag}-geth"))?;
+            let run = run_geth(&geth, chain, &format!("{tag}-geth"))?;
             eprintln!(
-                "{tag}: geth {:.3} s (init {:.3} s)",
-                wall.as_secs_f64(),
-                init.as_secs_f64()
+                "{tag}: geth {:.3} s (target reached at {:.3} s, init {:.3} s)",
+                run.wall.as_secs_f64(),
+                run.reached.as_secs_f64(),
+                run.init.as_secs_f64()
             );
-            g_wall.push(wall.as_secs_f64());
-            g_init.push(init.as_secs_f64());
+            g_wall.push(run.wall.as_secs_f64());
+            g_reached.push(run.reached.as_secs_f64());
+            g_init.push(run.init.as_secs_f64());
             let startup = geth_startup(&geth, chain, &format!("{tag}-startup"))?;
             eprintln!("{tag}: geth startup {:.3} s", startup.as_secs_f64());
             g_start.push(startup.as_secs_f64());
@@ -530,12 +568,13 @@ fn full_section(chains: &[Chain], reps: usize) -> anyhow::Result<()> {
         }
         let (pw, gw, gs) = (median(&pw_wall), median(&g_wall), median(&g_start));
         println!(
-            "| {} | {} | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} | {:.3} | {:.3} s |",
+            "| {} | {} | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} s | {:.3} | {:.3} | {:.3} s |",
             chain.name,
             chain.head_number,
             pw,
             median(&pw_sync),
             gw,
+            median(&g_reached),
             gs,
             gw - gs,
             pw / gw,
