@@ -10,8 +10,9 @@
 //! - **headers**: one RLPx connection to the serving geth (eth/69 or later); `ROUNDS` rounds, each a light
 //!   trusted-head sync (`Downloader::sync_trusted`, the chain spec as validator) into a fresh `MemoryStore`
 //!   and a floor round (8 concurrent `GetBlockHeaders` of up to 1024 headers that together cover blocks 1 to
-//!   head, decoded only), alternating which goes first. Reported: headers/s of each over all rounds, the
-//!   median round, and the ratio sync / floor.
+//!   head, decoded only), alternating which goes first; beside it a second floor that asks for the whole chain
+//!   in one request (the chains are shorter than 1024 headers). Reported: headers/s of each over all rounds,
+//!   the median round, and the ratios sync / floor.
 //! - **full**: `REPS` repetitions, alternating who goes first, of `peerwire sync --mode fast` (headers,
 //!   bodies and receipts, every root checked; release build of the binary) and of a fresh geth
 //!   (`geth init`, then `--synctarget HEAD --exitwhensynced`, a static peer, full sync: geth executes every
@@ -181,9 +182,9 @@ async fn sync_round(chain: &Chain, eth: &EthPeer<ProtoRw>) -> anyhow::Result<Dur
     Ok(elapsed)
 }
 
-/// The requests of one floor round: blocks 1 to head in `IN_FLIGHT` ranges of at most `MAX_HEADERS`.
-fn floor_requests(head: u64) -> Vec<HeadersRequest> {
-    let per = head.div_ceil(IN_FLIGHT).clamp(1, MAX_HEADERS);
+/// The requests of one floor round: blocks 1 to head in `ways` ranges of at most `MAX_HEADERS`.
+fn floor_requests(head: u64, ways: u64) -> Vec<HeadersRequest> {
+    let per = head.div_ceil(ways).clamp(1, MAX_HEADERS);
     let mut requests = Vec::new();
     let mut from = 1;
     while from <= head {
@@ -194,9 +195,10 @@ fn floor_requests(head: u64) -> Vec<HeadersRequest> {
     requests
 }
 
-/// One floor round: the requests, `IN_FLIGHT` at a time, decoded only; returns its time.
-async fn floor_round(chain: &Chain, eth: &EthPeer<ProtoRw>) -> anyhow::Result<Duration> {
-    let requests = floor_requests(chain.head_number);
+/// One floor round: the chain split into `ways` requests, sent `IN_FLIGHT` at a time, decoded only; returns its
+/// time.
+async fn floor_round(chain: &Chain, eth: &EthPeer<ProtoRw>, ways: u64) -> anyhow::Result<Duration> {
+    let requests = floor_requests(chain.head_number, ways);
     let started = Instant::now();
     let mut got = 0u64;
     for wave in requests.chunks(IN_FLIGHT as usize) {
@@ -234,9 +236,9 @@ fn secs(values: &[Duration]) -> Vec<f64> {
 async fn headers_section(chains: &[Chain], rounds: usize) -> anyhow::Result<()> {
     println!("\n## headers: light sync beside the bare fetch floor ({rounds} rounds each)\n");
     println!(
-        "| chain | headers/round | sync headers/s | floor headers/s | ratio | sync median round | floor median round |"
+        "| chain | headers/round | sync headers/s | floor (8 in flight) headers/s | ratio | one-request floor headers/s | ratio | sync median round | floor median round | one-request median round |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for chain in chains {
         let (eth, handle) = dial(chain).await?;
         eprintln!(
@@ -246,15 +248,19 @@ async fn headers_section(chains: &[Chain], rounds: usize) -> anyhow::Result<()> 
         );
         // Warm up both paths once.
         sync_round(chain, &eth).await?;
-        floor_round(chain, &eth).await?;
+        floor_round(chain, &eth, IN_FLIGHT).await?;
+        floor_round(chain, &eth, 1).await?;
         let mut sync = Vec::with_capacity(rounds);
         let mut floor = Vec::with_capacity(rounds);
+        let mut single = Vec::with_capacity(rounds);
         for round in 0..rounds {
             if round % 2 == 0 {
                 sync.push(sync_round(chain, &eth).await?);
-                floor.push(floor_round(chain, &eth).await?);
+                floor.push(floor_round(chain, &eth, IN_FLIGHT).await?);
+                single.push(floor_round(chain, &eth, 1).await?);
             } else {
-                floor.push(floor_round(chain, &eth).await?);
+                single.push(floor_round(chain, &eth, 1).await?);
+                floor.push(floor_round(chain, &eth, IN_FLIGHT).await?);
                 sync.push(sync_round(chain, &eth).await?);
             }
         }
@@ -263,15 +269,19 @@ async fn headers_section(chains: &[Chain], rounds: usize) -> anyhow::Result<()> 
         let total = |v: &[Duration]| v.iter().map(Duration::as_secs_f64).sum::<f64>();
         let sync_rate = n * rounds as f64 / total(&sync);
         let floor_rate = n * rounds as f64 / total(&floor);
+        let single_rate = n * rounds as f64 / total(&single);
         println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} ms | {:.2} ms |",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {:.2} ms |",
             chain.name,
             chain.head_number,
             sync_rate,
             floor_rate,
             sync_rate / floor_rate,
+            single_rate,
+            sync_rate / single_rate,
             median(&secs(&sync)) * 1e3,
             median(&secs(&floor)) * 1e3,
+            median(&secs(&single)) * 1e3,
         );
     }
     Ok(())
