@@ -23,7 +23,8 @@
 //!
 //! Environment: `PEERWIRE_BENCH_ROUNDS` (default 200), `PEERWIRE_BENCH_REPS` (default 3),
 //! `PEERWIRE_BENCH_GETH` (`headers`, `full` or both, comma-separated; default both), `PEERWIRE_BIN` (the
-//! `peerwire` program, an absolute path: the bench runs in `tests/`; default `target/release/peerwire`, which `cargo xtask bench geth` builds first).
+//! `peerwire` program as an absolute path, since the bench runs in `tests/`; default
+//! `target/release/peerwire`, which `cargo xtask bench geth` builds first).
 
 #![allow(clippy::print_stdout, missing_docs, unreachable_pub)]
 
