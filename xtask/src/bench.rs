@@ -1,4 +1,8 @@
 //! `cargo xtask bench [NAME]`: runs the criterion benches of one area or of all of them.
+//!
+//! The `geth` area (`tests/benches/geth.rs`) needs the reference peers and the release `peerwire`
+//! program: it builds `peerwire` with `--release`, starts the peers through [`crate::peers::Peers`]
+//! (as `cargo xtask test` does), runs the bench with their environment and stops them afterwards.
 
 use crate::{Result, cargo, project_root};
 
@@ -10,6 +14,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
     ("devnet", "peerwire", Some("devnet")),
+    ("geth", "peerwire-tests", Some("geth")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
@@ -30,8 +35,8 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
             found
         }
     };
-    for (_, package, target) in selected {
-        let mut command = cargo(&root);
+    for (area, package, target) in selected {
+        let mut command = nested_cargo(&root);
         command.args(["bench", "--package", package]);
         if let Some(target) = target {
             command.args(["--bench", target]);
@@ -39,7 +44,46 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
         if !extra.is_empty() {
             command.arg("--").args(extra);
         }
-        crate::run(&mut command)?;
+        if *area == "geth" {
+            // The bench runs `target/release/peerwire`; build it and the bench before the peers start, so that
+            // a slow build does not run into the peers' own timers.
+            crate::run(cargo(&root).args(["build", "--release", "--package", "peerwire"]))?;
+            crate::run(cargo(&root).args([
+                "bench",
+                "--package",
+                package,
+                "--bench",
+                "geth",
+                "--no-run",
+            ]))?;
+            let peers = crate::peers::Peers::start(&root)?;
+            peers.apply_env(&mut command);
+            let result = crate::run(&mut command);
+            drop(peers);
+            result?;
+        } else {
+            crate::run(&mut command)?;
+        }
     }
     Ok(())
+}
+
+/// A `cargo` command without the package variables that `cargo run` gave this process (`CARGO_PKG_NAME=xtask`,
+/// `CARGO_MANIFEST_DIR`, …): build scripts that watch them (ring's does) would otherwise rerun, and rebuild
+/// their dependents, on every nested build and again on the next plain one.
+fn nested_cargo(root: &std::path::Path) -> std::process::Command {
+    let mut command = cargo(root);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*key,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(&*key);
+        }
+    }
+    command
 }

@@ -8,7 +8,8 @@
 //!   are ignored under plain `cargo test`).
 //! - `tidy`: the layering table of `docs/architecture.md`, crate and module docs, publishable
 //!   metadata and forbidden markers.
-//! - `bench [NAME]`: the criterion benches of one area or of all of them.
+//! - `bench [NAME]`: the criterion benches of one area or of all of them (`geth` starts the reference
+//!   peers first).
 //! - `peers`: install the pinned reference peers, start them on loopback, print their
 //!   environment and keep them running until interrupted.
 //!
@@ -30,7 +31,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test            fmt check, clippy -D warnings, tidy, reference peers, all tests and doc tests
   tidy            layering, crate and module docs, publishable metadata, forbidden markers
-  bench [NAME]    criterion benches; NAME is one of: p2p-msg, rpc, downloader, rlpx, devnet
+  bench [NAME]    criterion benches; NAME is one of: p2p-msg, rpc, downloader, rlpx, devnet, geth
   peers           install and start the reference peers, print their environment, wait";
 
 fn main() -> ExitCode {
