@@ -38,10 +38,16 @@ async function rpc(method, params = []) {
 
 const hex = (n) => '0x' + BigInt(n).toString(16)
 
+// Polls for a receipt. A node that has just started may answer "transaction indexing is in progress" for a
+// while: that is "not yet", like a null receipt.
 async function receipt(hash) {
-  for (let i = 0; i < 400; i++) {
-    const r = await rpc('eth_getTransactionReceipt', [hash])
-    if (r) return r
+  for (let i = 0; i < 1200; i++) {
+    try {
+      const r = await rpc('eth_getTransactionReceipt', [hash])
+      if (r) return r
+    } catch (error) {
+      if (!String(error.message).includes('indexing is in progress')) throw error
+    }
     await new Promise((ok) => setTimeout(ok, 25))
   }
   throw new Error(`transaction ${hash} was not mined`)
