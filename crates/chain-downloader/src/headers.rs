@@ -304,6 +304,7 @@ impl HeaderSource {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_chain::chain;
     use std::sync::Arc;
 
     use chain_types::{
@@ -336,25 +337,9 @@ mod tests {
         }
     }
 
-    fn chain(n: u64) -> Vec<SealedHeader> {
-        let mut v: Vec<SealedHeader> = Vec::new();
-        for i in 0..n {
-            let parent_hash = v.last().map(SealedHeader::hash).unwrap_or_default();
-            v.push(
-                Header {
-                    number: i,
-                    parent_hash,
-                    ..Header::default()
-                }
-                .seal(),
-            );
-        }
-        v
-    }
-
     #[test]
     fn the_head_goes_first_to_the_peer_announcing_it_then_nobody_is_left() {
-        let c = chain(3);
+        let c = chain(3, 0);
         let range = BlockRange {
             earliest: 0,
             latest: 2,
@@ -406,7 +391,7 @@ mod tests {
 
     #[test]
     fn a_wrong_head_drops_and_garbage_strikes() {
-        let c = chain(12);
+        let c = chain(12, 0);
         let mut source = HeaderSource::Reverse(Box::new(Reverse::new(c[11].hash(), 0, 10, 100)));
         let mut out = Vec::new();
         source

@@ -85,31 +85,15 @@ impl Importer {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_chain::chain;
     use chain_types::{BlockEntry, Header, MemoryStore};
 
     use super::*;
     use crate::{Config, SyncMode};
 
-    fn chain(n: u64) -> Vec<SealedHeader> {
-        let mut v: Vec<SealedHeader> = Vec::new();
-        for i in 0..n {
-            let parent_hash = v.last().map(SealedHeader::hash).unwrap_or_default();
-            v.push(
-                Header {
-                    number: i,
-                    parent_hash,
-                    gas_limit: 7,
-                    ..Header::default()
-                }
-                .seal(),
-            );
-        }
-        v
-    }
-
     #[test]
     fn imports_in_batches_after_a_rewind_and_clears_the_staging_area() {
-        let c = chain(10);
+        let c = chain(10, 7);
         let store = MemoryStore::new();
         // A local chain 0..=4 whose 3 and 4 are replaced by the trusted chain.
         store

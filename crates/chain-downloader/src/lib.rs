@@ -167,6 +167,8 @@ mod reverse;
 mod skeleton;
 mod staged;
 mod state;
+#[cfg(test)]
+mod test_chain;
 mod validate;
 
 pub use ancestor::{SpanRequest, span_request};

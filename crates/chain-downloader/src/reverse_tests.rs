@@ -3,24 +3,7 @@
 
 use super::*;
 use crate::NoValidation;
-
-fn chain(n: u64, salt: u64) -> Vec<SealedHeader> {
-    let mut v: Vec<SealedHeader> = Vec::new();
-    for i in 0..n {
-        let parent_hash = v.last().map(SealedHeader::hash).unwrap_or_default();
-        let gas_limit = if i == 0 { 0 } else { salt };
-        v.push(
-            Header {
-                number: i,
-                parent_hash,
-                gas_limit,
-                ..Header::default()
-            }
-            .seal(),
-        );
-    }
-    v
-}
+use crate::test_chain::chain;
 
 /// Headers `top` down to `top - count + 1`, as a peer answers a reverse request.
 fn falling(c: &[SealedHeader], top: u64, count: u64) -> Vec<Header> {

@@ -340,22 +340,7 @@ impl Skeleton {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn chain(n: u64) -> Vec<SealedHeader> {
-        let mut v: Vec<SealedHeader> = Vec::new();
-        for i in 0..n {
-            let parent_hash = v.last().map(SealedHeader::hash).unwrap_or_default();
-            v.push(
-                Header {
-                    number: i,
-                    parent_hash,
-                    ..Header::default()
-                }
-                .seal(),
-            );
-        }
-        v
-    }
+    use crate::test_chain::chain;
 
     fn raw(h: &[SealedHeader]) -> Vec<Header> {
         h.iter().map(|h| h.header().clone()).collect()
@@ -363,7 +348,7 @@ mod tests {
 
     #[test]
     fn skeleton_then_fills_in_order() {
-        let c = chain(21);
+        let c = chain(21, 0);
         let mut s = Skeleton::new(&c[0], 20, c[20].hash(), 5, 10);
         let Some(Ask::Headers(HeaderJob::Skeleton { from: 1, count: 4 }, r)) =
             s.master_ask(|_| true)
@@ -405,7 +390,7 @@ mod tests {
 
     #[test]
     fn a_skeleton_with_a_wrong_head_is_an_invalid_chain() {
-        let c = chain(11);
+        let c = chain(11, 0);
         let mut s = Skeleton::new(&c[0], 10, H256::repeat_byte(1), 5, 10);
         let err = s
             .on_skeleton(1, 2, raw(&[c[5].clone(), c[10].clone()]))
@@ -415,7 +400,7 @@ mod tests {
 
     #[test]
     fn tail_holds_back_its_last_header_until_confirmed() {
-        let c = chain(8);
+        let c = chain(8, 0);
         let mut s = Skeleton::new(&c[0], 7, c[7].hash(), 5, 10);
         s.on_skeleton(1, 1, vec![]).unwrap();
         assert!(matches!(

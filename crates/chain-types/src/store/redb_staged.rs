@@ -9,6 +9,7 @@
 use redb::{ReadableTable, Table, TableDefinition};
 
 use super::BlockEntry;
+use super::redb_store::{length_prefixed, st};
 use super::{StagedSide, check_staged};
 use crate::{Error, Header, SealedHeader};
 
@@ -18,33 +19,9 @@ pub(super) const STAGED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new(
 /// Most headers in one staged segment.
 const STAGED_SEGMENT_HEADERS: usize = 512;
 
-/// Converts any redb error.
-fn st<T, E: Into<redb::Error>>(r: Result<T, E>) -> Result<T, Error> {
-    r.map_err(|e| Error::storage(e.into()))
-}
-
 /// Iterates over the records of a segment value (each without its length: hash, then RLP).
 fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
-    let mut rest = value;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let parsed = rest
-            .split_first_chunk::<4>()
-            .and_then(|(len, tail)| tail.split_at_checked(u32::from_le_bytes(*len) as usize))
-            .filter(|(rec, _)| rec.len() > 32);
-        match parsed {
-            Some((rec, tail)) => {
-                rest = tail;
-                Some(Ok(rec))
-            }
-            None => {
-                rest = &[];
-                Some(Err(Error::Corrupt("malformed staged segment")))
-            }
-        }
-    })
+    length_prefixed(value, 33, "malformed staged segment")
 }
 
 /// Decodes a record.

@@ -66,7 +66,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 const RECORD_PREFIX: usize = 64;
 
 /// Converts any redb error.
-fn st<T, E: Into<redb::Error>>(r: Result<T, E>) -> Result<T, Error> {
+pub(super) fn st<T, E: Into<redb::Error>>(r: Result<T, E>) -> Result<T, Error> {
     r.map_err(|e| Error::storage(e.into()))
 }
 
@@ -94,6 +94,16 @@ fn push_raw_record(buf: &mut Vec<u8>, hash: &H256, td: U256, rlp: &[u8]) {
 
 /// Iterates over the records of a segment value (each without its length).
 fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
+    length_prefixed(value, RECORD_PREFIX, "malformed header segment")
+}
+
+/// Iterates over `u32`-length-prefixed records of at least `min_len` bytes (each without its length); a record
+/// that is cut short or too small ends the iteration with [`Error::Corrupt`]`(what)`.
+pub(super) fn length_prefixed<'a>(
+    value: &'a [u8],
+    min_len: usize,
+    what: &'static str,
+) -> impl Iterator<Item = Result<&'a [u8], Error>> {
     let mut rest = value;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -102,7 +112,7 @@ fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
         let parsed = rest
             .split_first_chunk::<4>()
             .and_then(|(len, tail)| tail.split_at_checked(u32::from_le_bytes(*len) as usize))
-            .filter(|(rec, _)| rec.len() >= RECORD_PREFIX);
+            .filter(|(rec, _)| rec.len() >= min_len);
         match parsed {
             Some((rec, tail)) => {
                 rest = tail;
@@ -110,7 +120,7 @@ fn records(value: &[u8]) -> impl Iterator<Item = Result<&[u8], Error>> {
             }
             None => {
                 rest = &[];
-                Some(Err(Error::Corrupt("malformed header segment")))
+                Some(Err(Error::Corrupt(what)))
             }
         }
     })
