@@ -36,7 +36,7 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
         }
     };
     for (area, package, target) in selected {
-        let mut command = nested_cargo(&root);
+        let mut command = cargo(&root);
         command.args(["bench", "--package", package]);
         if let Some(target) = target {
             command.args(["--bench", target]);
@@ -66,24 +66,4 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
         }
     }
     Ok(())
-}
-
-/// A `cargo` command without the package variables that `cargo run` gave this process (`CARGO_PKG_NAME=xtask`,
-/// `CARGO_MANIFEST_DIR`, …): build scripts that watch them (ring's does) would otherwise rerun, and rebuild
-/// their dependents, on every nested build and again on the next plain one.
-fn nested_cargo(root: &std::path::Path) -> std::process::Command {
-    let mut command = cargo(root);
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || matches!(
-                &*key,
-                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
-            )
-        {
-            command.env_remove(&*key);
-        }
-    }
-    command
 }

@@ -101,10 +101,25 @@ fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// A `cargo` command (the one that runs xtask) in the workspace root.
+/// A `cargo` command (the one that runs xtask) in the workspace root, without the package variables that `cargo
+/// run` gave this process (`CARGO_PKG_NAME=xtask`, `CARGO_MANIFEST_DIR`, …). Build scripts that watch them (ring's
+/// does) would otherwise rerun, and rebuild their dependents, whenever a nested build and a plain one alternate.
+/// Every nested cargo goes through here, so all of them see the same environment.
 fn cargo(root: &Path) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                &*key,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            command.env_remove(&*key);
+        }
+    }
     command
 }
 

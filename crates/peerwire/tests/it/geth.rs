@@ -495,7 +495,7 @@ const NOT_APPLICABLE: &[(&str, &str)] = &[
 
 #[tokio::test]
 #[ignore = "needs reference peers: run cargo xtask test"]
-async fn geths_eth_test_suite_passes_against_peerwire_serve() {
+async fn geths_eth_test_suite_passes_against_peerwire_serve_but_for_the_listed_tests() {
     let testdata = PathBuf::from(peer_env("PEERWIRE_GETH_TESTDATA"));
     let devp2p = peer_env("PEERWIRE_GETH_DEVP2P");
     let genesis = testdata.join("genesis.json");
