@@ -288,6 +288,31 @@ pub(crate) fn start_node(
     })
 }
 
+/// Fails unless the running `node` serves exactly the head that `chain`'s info line names, so that the tests'
+/// expectations and the served chain cannot drift apart.
+pub(crate) fn check_head(name: &str, node: &Node, chain: &ChainFiles) -> Result {
+    let info: serde_json::Value = serde_json::from_str(&chain.info)
+        .map_err(|e| format!("{name}: the chain's info line is not JSON: {e}"))?;
+    let port = node
+        .http
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| format!("{name}: no port in {}", node.http))?;
+    let reply = http_rpc(port, "eth_blockNumber")
+        .ok_or_else(|| format!("{name}: eth_blockNumber did not answer"))?;
+    let served = reply["result"]
+        .as_str()
+        .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok());
+    if served != info["head"].as_u64() {
+        return Err(format!(
+            "{name} serves head {served:?}, but its chain's info says {}",
+            chain.info
+        ));
+    }
+    Ok(())
+}
+
 fn spawn_logged(name: &str, mut command: Command, dir: &Path) -> Result<Child> {
     command
         .stdin(Stdio::null())

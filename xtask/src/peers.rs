@@ -127,6 +127,7 @@ impl Peers {
             ("geth-ethtest", &ethtest_chain, "PEERWIRE_GETH_ETHTEST"),
         ] {
             let node = crate::geth::start_node(&geth, name, chain, &run_dir)?;
+            crate::geth::check_head(name, &node, chain)?;
             peers.children.push((name.to_owned(), node.child));
             peers.env.push((format!("{prefix}_ENODE"), node.enode));
             peers.env.push((format!("{prefix}_HTTP"), node.http));

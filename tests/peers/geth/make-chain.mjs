@@ -99,6 +99,12 @@ const authorities = [1, 2, 3].map((i) => hexToBytes('0x' + i.toString(16).padSta
 const blob = '0x' + '00'.repeat(131072)
 
 for (let round = 0; round < rounds; round++) {
+  // A queued withdrawal goes into the next block the node mines, so queue it before this round's transactions:
+  // nothing is left queued after the last round, and the head printed below is the head that `geth export` writes.
+  if (round % 5 === 2) {
+    await rpc('dev_addWithdrawal', [{ index: hex(withdrawals), validatorIndex: hex(round), address: '0x' + (0x10000 + round).toString(16).padStart(40, '0'), amount: hex(1_000_000 + round) }])
+    withdrawals++
+  }
   const data = '0x' + round.toString(16).padStart(8, '0') + 'cafe'.repeat(round % 5)
   const other = '0x' + (0x10000 + round).toString(16).padStart(40, '0') // not a precompile
   await send({ to: other, value: hex(1000 + round), gasPrice: hex(2_000_000_000) })
@@ -120,10 +126,6 @@ for (let round = 0; round < rounds; round++) {
     const quantity = (h) => hex(h === '0x' ? 0 : BigInt(h))
     const item = { ...json, chainId: quantity(json.chainId), nonce: quantity(json.nonce), yParity: quantity(json.yParity), r: quantity(json.r), s: quantity(json.s) }
     await send({ to: authority, data, authorizationList: [item], maxFeePerGas: hex(3_000_000_000), maxPriorityFeePerGas: hex(1_000_000_000), gas: hex(200_000) })
-  }
-  if (round % 5 === 2) {
-    await rpc('dev_addWithdrawal', [{ index: hex(withdrawals), validatorIndex: hex(round), address: other, amount: hex(1_000_000 + round) }])
-    withdrawals++
   }
 }
 const head = await rpc('eth_getBlockByNumber', ['latest', false])
