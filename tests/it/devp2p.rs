@@ -21,7 +21,8 @@ use eth_wire::{EthNode, EthPeer};
 use p2p_msg::{DisconnectReason, LocalHello, Peer, ProtoRw};
 use p2p_rlpx::{Enode, NodeKey, RlpxTransport, TransportConfig};
 use primitive_types::{H160, H256, U256};
-use secp256k1::{Message, SECP256K1, SecretKey};
+use secp256k1::ecdsa::RecoverableSignature;
+use secp256k1::{Message, SecretKey};
 use tokio::sync::mpsc;
 
 use crate::support::{peer_env, within};
@@ -232,9 +233,9 @@ fn signed_transfer(key: &SecretKey, chain_id: u64, nonce: u64, value: u64) -> By
         .append_empty_data();
     s.append(&chain_id).append(&0u8).append(&0u8);
     let digest = keccak(&s.out());
-    let sig = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest.0), key);
+    let sig = RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(digest.0), key);
     let (recid, rs) = sig.serialize_compact();
-    let v = u64::try_from(i32::from(recid)).expect("recovery id") + chain_id * 2 + 35;
+    let v = u64::from(u8::from(recid)) + chain_id * 2 + 35;
     let mut s = rlp::RlpStream::new_list(9);
     s.append(&nonce)
         .append(&gas_price)
@@ -250,7 +251,7 @@ fn signed_transfer(key: &SecretKey, chain_id: u64, nonce: u64, value: u64) -> By
 
 /// A London-rules chain of `len` blocks with signed transfers every 5th block, for the reference client.
 fn interop_chain(len: u64, chain_id: u64) -> Vec<BlockEntry> {
-    let key = SecretKey::from_byte_array([0x42; 32]).expect("secret key");
+    let key = SecretKey::from_secret_bytes([0x42; 32]).expect("secret key");
     let mut out: Vec<BlockEntry> = Vec::new();
     let mut nonce = 0;
     let mut base_fee = 1_000_000_000u64;

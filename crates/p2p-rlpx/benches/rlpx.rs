@@ -26,7 +26,8 @@ use p2p_rlpx::{
     Enode, FrameDecoder, FrameEncoder, KeccakMac, NodeKey, RlpxTransport, Secrets, TransportConfig,
     UnauthedStream,
 };
-use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
+use secp256k1::ecdsa::RecoverableSignature;
+use secp256k1::{Message, PublicKey, SecretKey};
 use sha3::{Digest, Keccak256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -257,17 +258,17 @@ fn handshake(c: &mut Criterion) {
         let static_b = *b_key.public_key();
         b.iter(|| {
             for side in 0..2 {
-                let k1 = SecretKey::from_byte_array([side + 3; 32]).expect("key");
-                let k2 = SecretKey::from_byte_array([side + 5; 32]).expect("key");
-                let p1 = PublicKey::from_secret_key_global(&k1);
-                let p2 = PublicKey::from_secret_key_global(&k2);
+                let k1 = SecretKey::from_secret_bytes([side + 3; 32]).expect("key");
+                let k2 = SecretKey::from_secret_bytes([side + 5; 32]).expect("key");
+                let p1 = PublicKey::from_secret_key(&k1);
+                let p2 = PublicKey::from_secret_key(&k2);
                 for (p, k) in [(&static_b, &k1), (&p1, &k2), (&p2, &k1), (&static_b, &k2)] {
                     black_box(secp256k1::ecdh::shared_secret_point(p, k));
                 }
                 let msg = Message::from_digest([side + 1; 32]);
-                let sig = SECP256K1.sign_ecdsa_recoverable(msg, &k1);
+                let sig = RecoverableSignature::sign_ecdsa_recoverable(msg, &k1);
                 if side == 1 {
-                    black_box(SECP256K1.recover_ecdsa(msg, &sig).expect("recover"));
+                    black_box(sig.recover_ecdsa(msg).expect("recover"));
                 } else {
                     black_box(sig);
                 }

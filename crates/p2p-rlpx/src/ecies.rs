@@ -80,7 +80,7 @@ pub(crate) fn encrypt_with(
 ) -> Vec<u8> {
     let shared = ecdh_x(remote, ephemeral);
     let (enc_key, mac_key) = derive_keys(&shared);
-    let ephemeral_public = PublicKey::from_secret_key_global(ephemeral);
+    let ephemeral_public = PublicKey::from_secret_key(ephemeral);
 
     let mut out = Vec::with_capacity(ECIES_OVERHEAD + plaintext.len());
     out.extend_from_slice(&ephemeral_public.serialize_uncompressed());
@@ -134,13 +134,13 @@ mod tests {
     use super::*;
 
     fn key(byte: u8) -> SecretKey {
-        SecretKey::from_byte_array([byte; 32]).unwrap()
+        SecretKey::from_secret_bytes([byte; 32]).unwrap()
     }
 
     #[test]
     fn round_trip_with_auth_data() {
         let recipient = key(7);
-        let public = PublicKey::from_secret_key_global(&recipient);
+        let public = PublicKey::from_secret_key(&recipient);
         let ct = encrypt(&public, b"hello ecies", b"\x01\x02");
         assert_eq!(ct.len(), 11 + ECIES_OVERHEAD);
         assert_eq!(
@@ -152,7 +152,7 @@ mod tests {
     #[test]
     fn wrong_auth_data_or_key_or_tampering_fails_the_tag() {
         let recipient = key(7);
-        let public = PublicKey::from_secret_key_global(&recipient);
+        let public = PublicKey::from_secret_key(&recipient);
         let ct = encrypt(&public, b"hello ecies", b"ab");
         assert!(matches!(
             decrypt(&recipient, &ct, b"ac"),
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn invalid_curve_point_is_rejected() {
         let recipient = key(7);
-        let public = PublicKey::from_secret_key_global(&recipient);
+        let public = PublicKey::from_secret_key(&recipient);
         let mut ct = encrypt(&public, b"x", b"");
         // Change y so that (x, y) is no longer on the curve.
         ct[64] ^= 1;
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn deterministic_encryption_is_reproducible() {
-        let recipient = PublicKey::from_secret_key_global(&key(3));
+        let recipient = PublicKey::from_secret_key(&key(3));
         let a = encrypt_with(&recipient, b"abc", b"", &key(4), [9; 16]);
         let b = encrypt_with(&recipient, b"abc", b"", &key(4), [9; 16]);
         assert_eq!(a, b);

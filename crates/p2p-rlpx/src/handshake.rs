@@ -12,7 +12,7 @@ use std::fmt;
 
 use rand::Rng as _;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
-use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
+use secp256k1::{Message, PublicKey, SecretKey};
 use sha3::{Digest, Keccak256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -116,11 +116,12 @@ impl AuthMessage {
     fn new(key: &NodeKey, remote: &PublicKey, ephemeral: &SecretKey, nonce: [u8; 32]) -> Self {
         let static_shared = ecdh_x(remote, key.secret_key());
         let digest = xor32(&static_shared, &nonce);
-        let sig = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest), ephemeral);
+        let sig =
+            RecoverableSignature::sign_ecdsa_recoverable(Message::from_digest(digest), ephemeral);
         let (recid, compact) = sig.serialize_compact();
         let mut signature = [0u8; 65];
         signature[..64].copy_from_slice(&compact);
-        signature[64] = u8::try_from(i32::from(recid)).unwrap_or(0);
+        signature[64] = u8::from(recid);
         Self {
             signature,
             initiator_id: raw_id(key.public_key()),
@@ -156,8 +157,7 @@ impl AuthMessage {
         let recid = RecoveryId::try_from(i32::from(v)).map_err(|_| Error::InvalidSignature)?;
         let sig = RecoverableSignature::from_compact(&self.signature[..64], recid)
             .map_err(|_| Error::InvalidSignature)?;
-        SECP256K1
-            .recover_ecdsa(Message::from_digest(digest), &sig)
+        sig.recover_ecdsa(Message::from_digest(digest))
             .map_err(|_| Error::InvalidSignature)
     }
 
@@ -534,7 +534,7 @@ pub(crate) async fn respond<S: AsyncRead + AsyncWrite + Unpin>(
     let ephemeral = random_secret_key();
     let nonce = random_nonce();
     let ack = AckMessage {
-        ephemeral_id: raw_id(&PublicKey::from_secret_key_global(&ephemeral)),
+        ephemeral_id: raw_id(&PublicKey::from_secret_key(&ephemeral)),
         nonce,
         version: HANDSHAKE_VERSION,
     };
@@ -580,7 +580,7 @@ pub fn encode_auth(
 #[must_use]
 pub fn encode_ack(remote: &PublicKey, ephemeral: &SecretKey, nonce: [u8; 32]) -> Vec<u8> {
     let ack = AckMessage {
-        ephemeral_id: raw_id(&PublicKey::from_secret_key_global(ephemeral)),
+        ephemeral_id: raw_id(&PublicKey::from_secret_key(ephemeral)),
         nonce,
         version: HANDSHAKE_VERSION,
     };
@@ -604,7 +604,7 @@ mod tests {
         assert_eq!(&auth.initiator_key().unwrap(), a.public_key());
         assert_eq!(
             auth.recover_ephemeral(b.secret_key()).unwrap(),
-            PublicKey::from_secret_key_global(&eph)
+            PublicKey::from_secret_key(&eph)
         );
     }
 
@@ -626,8 +626,8 @@ mod tests {
     fn both_sides_derive_matching_secrets() {
         let (ea, eb) = (random_secret_key(), random_secret_key());
         let (pa, pb) = (
-            PublicKey::from_secret_key_global(&ea),
-            PublicKey::from_secret_key_global(&eb),
+            PublicKey::from_secret_key(&ea),
+            PublicKey::from_secret_key(&eb),
         );
         let (na, nb) = ([1; 32], [2; 32]);
         let a = Secrets::derive(&KeyMaterial {

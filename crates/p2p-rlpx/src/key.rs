@@ -16,7 +16,7 @@ pub(crate) fn random_secret_key() -> SecretKey {
         let mut bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
         // Fails only for zero or values above the group order (probability about 2^-128).
-        if let Ok(key) = SecretKey::from_byte_array(bytes) {
+        if let Ok(key) = SecretKey::from_secret_bytes(bytes) {
             return key;
         }
     }
@@ -78,7 +78,7 @@ impl NodeKey {
     /// Wraps a secp256k1 secret key.
     #[must_use]
     pub fn from_secret(secret: SecretKey) -> Self {
-        let public = PublicKey::from_secret_key_global(&secret);
+        let public = PublicKey::from_secret_key(&secret);
         Self { secret, public }
     }
 
@@ -88,7 +88,7 @@ impl NodeKey {
     ///
     /// [`Error::InvalidSecretKey`] for zero or a value not below the group order.
     pub fn from_bytes(bytes: [u8; 32]) -> Result<Self, Error> {
-        SecretKey::from_byte_array(bytes)
+        SecretKey::from_secret_bytes(bytes)
             .map(Self::from_secret)
             .map_err(|_| Error::InvalidSecretKey)
     }
@@ -114,7 +114,7 @@ impl NodeKey {
     /// The secret as 64 lowercase hex digits (no prefix).
     #[must_use]
     pub fn to_hex(&self) -> String {
-        hex::encode(self.secret.secret_bytes())
+        hex::encode(self.secret.to_secret_bytes())
     }
 
     /// Loads a key saved by [`NodeKey::save`] (64 hex digits).

@@ -99,7 +99,7 @@ const MAC_SECRET: &str = "2ea74ec5dae199227dff1af715362700e989d889d7a493cb063969
 const INGRESS_MAC_FOO: &str = "0c7ec6340062cc46f5e9f1e3cf86f8c8c403c5a0964f5df0ebd34a75ddc86db5";
 
 fn secret(hex_str: &str) -> SecretKey {
-    SecretKey::from_byte_array(bytes32(hex_str)).unwrap()
+    SecretKey::from_secret_bytes(bytes32(hex_str)).unwrap()
 }
 
 fn bytes32(hex_str: &str) -> [u8; 32] {
@@ -107,7 +107,7 @@ fn bytes32(hex_str: &str) -> [u8; 32] {
 }
 
 fn public(hex_str: &str) -> PublicKey {
-    PublicKey::from_secret_key_global(&secret(hex_str))
+    PublicKey::from_secret_key(&secret(hex_str))
 }
 
 fn raw_id(key: &PublicKey) -> [u8; 64] {
