@@ -34,6 +34,11 @@ pub struct Config {
     pub max_txt_bytes: usize,
     /// How many lookups run at once (default 8).
     pub concurrency: usize,
+    /// Whether a link back to a tree on the current path is an error ([`Error::LinkLoop`], the
+    /// default) or is skipped like any tree already synced. EIP-1459 allows two lists to link to
+    /// each other ("users can use either list and get nodes from both"); set this to `false` to
+    /// accept such federations.
+    pub reject_link_loops: bool,
 }
 
 impl Default for Config {
@@ -46,6 +51,7 @@ impl Default for Config {
             max_entries: 100_000,
             max_txt_bytes: 1024,
             concurrency: 8,
+            reject_link_loops: true,
         }
     }
 }
@@ -90,6 +96,13 @@ impl Config {
     #[must_use]
     pub const fn max_txt_bytes(mut self, max_txt_bytes: usize) -> Self {
         self.max_txt_bytes = max_txt_bytes;
+        self
+    }
+
+    /// Sets [`Config::reject_link_loops`].
+    #[must_use]
+    pub const fn reject_link_loops(mut self, reject: bool) -> Self {
+        self.reject_link_loops = reject;
         self
     }
 
@@ -377,7 +390,11 @@ impl<R: Resolver> Client<R> {
         self.sync_one(link, &mut budget).await
     }
 
-    async fn sync_one(&mut self, link: &Link, budget: &mut usize) -> Result<Arc<SyncedTree>, Error> {
+    async fn sync_one(
+        &mut self,
+        link: &Link,
+        budget: &mut usize,
+    ) -> Result<Arc<SyncedTree>, Error> {
         *budget = budget.checked_sub(1).ok_or(Error::TooMany {
             what: "entries",
             limit: self.config.max_entries,
@@ -413,7 +430,7 @@ impl<R: Resolver> Client<R> {
     /// within [`Config::max_link_depth`], [`Config::max_trees`] and [`Config::max_entries`].
     ///
     /// A tree reached twice through different paths is synced once; a link back to a tree on the
-    /// current path is a loop.
+    /// current path is a loop, an error unless [`Config::reject_link_loops`] is off.
     ///
     /// # Errors
     ///
@@ -436,7 +453,9 @@ impl<R: Resolver> Client<R> {
                 continue;
             };
             *next += 1;
-            if stack.iter().any(|(t, _)| t.link.domain() == child.domain()) {
+            if self.config.reject_link_loops
+                && stack.iter().any(|(t, _)| t.link.domain() == child.domain())
+            {
                 return Err(Error::LinkLoop {
                     domain: child.domain().to_owned(),
                 });

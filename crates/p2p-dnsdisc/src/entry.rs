@@ -44,7 +44,9 @@ pub fn decode_hash(name: &str) -> Option<Vec<u8>> {
     }
     let upper = name.to_ascii_uppercase();
     let bytes = BASE32_NOPAD.decode(upper.as_bytes()).ok()?;
-    (MIN_HASH_BYTES..=32).contains(&bytes.len()).then_some(bytes)
+    (MIN_HASH_BYTES..=32)
+        .contains(&bytes.len())
+        .then_some(bytes)
 }
 
 /// Whether `text` hashes (keccak256) to a digest that starts with the bytes `name` encodes.
@@ -138,8 +140,8 @@ impl Root {
         let bytes = URL_SAFE_NO_PAD
             .decode(sig)
             .map_err(|_| EntryError::Root("signature is not base64url"))?;
-        let signature =
-            <[u8; 65]>::try_from(bytes).map_err(|_| EntryError::Root("signature is not 65 bytes"))?;
+        let signature = <[u8; 65]>::try_from(bytes)
+            .map_err(|_| EntryError::Root("signature is not 65 bytes"))?;
         Ok(Self {
             enr_root: enr_root.to_owned(),
             link_root: link_root.to_owned(),
@@ -230,4 +232,169 @@ fn parse_branch(rest: &str) -> Result<Vec<String>, EntryError> {
                 .ok_or(EntryError::Branch("child is not a base32 hash"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example tree of EIP-1459 ("DNS Record Structure"), as `(name, text)`; its root is signed by
+    /// the key of the EIP's example link `enrtree://AM5FCQ…T2@nodes.example.org`.
+    pub(crate) const EIP_EXAMPLE: [(&str, &str); 6] = [
+        (
+            "",
+            "enrtree-root:v1 e=JWXYDBPXYWG6FX3GMDIBFA6CJ4 l=C7HRFPF3BLGF3YR4DY5KX3SMBE seq=1 sig=o908WmNp7LibOfPsr4btQwatZJ5URBr2ZAuxvK4UWHlsB9sUOTJQaGAlLPVAhM__XJesCHxLISo94z5Z2a463gA",
+        ),
+        (
+            "C7HRFPF3BLGF3YR4DY5KX3SMBE",
+            "enrtree://AM5FCQLWIZX2QFPNJAP7VUERCCRNGRHWZG3YYHIUV7BVDQ5FDPRT2@morenodes.example.org",
+        ),
+        (
+            "JWXYDBPXYWG6FX3GMDIBFA6CJ4",
+            "enrtree-branch:2XS2367YHAXJFGLZHVAWLQD4ZY,H4FHT4B454P6UXFD7JCYQ5PWDY,MHTDO6TMUBRIA2XWG5LUDACK24",
+        ),
+        (
+            "2XS2367YHAXJFGLZHVAWLQD4ZY",
+            "enr:-HW4QOFzoVLaFJnNhbgMoDXPnOvcdVuj7pDpqRvh6BRDO68aVi5ZcjB3vzQRZH2IcLBGHzo8uUN3snqmgTiE56CH3AMBgmlkgnY0iXNlY3AyNTZrMaECC2_24YYkYHEgdzxlSNKQEnHhuNAbNlMlWJxrJxbAFvA",
+        ),
+        (
+            "H4FHT4B454P6UXFD7JCYQ5PWDY",
+            "enr:-HW4QAggRauloj2SDLtIHN1XBkvhFZ1vtf1raYQp9TBW2RD5EEawDzbtSmlXUfnaHcvwOizhVYLtr7e6vw7NAf6mTuoCgmlkgnY0iXNlY3AyNTZrMaECjrXI8TLNXU0f8cthpAMxEshUyQlK-AM0PW2wfrnacNI",
+        ),
+        (
+            "MHTDO6TMUBRIA2XWG5LUDACK24",
+            "enr:-HW4QLAYqmrwllBEnzWWs7I5Ev2IAs7x_dZlbYdRdMUx5EyKHDXp7AV5CkuPGUPdvbv1_Ms1CPfhcGCvSElSosZmyoqAgmlkgnY0iXNlY3AyNTZrMaECriawHKWdDRk2xeZkrOXBQ0dfMFLHY4eENZwdufn1S1o",
+        ),
+    ];
+
+    /// The signer the EIP names in prose (uncompressed). The EIP's example link text
+    /// (`enrtree://AM5FCQ…T2@…`) carries a different key, which does not verify the example root;
+    /// geth's client test signs the same tree's link as `AKPYQIUQ…S2`, the compressed form of this key.
+    const EIP_SIGNER: &str = "049f88229042fef9200246f49f94d9b77c4e954721442714e85850cb6d9e5daf2d880ea0e53cb3ac1a75f9923c2726a4f941f7d326781baa6380754a360de5c2b6";
+
+    fn eip_signer() -> PublicKey {
+        let bytes: Vec<u8> = (0..EIP_SIGNER.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&EIP_SIGNER[i..i + 2], 16).unwrap())
+            .collect();
+        PublicKey::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn eip_example_root_verifies_against_the_example_key() {
+        let key = eip_signer();
+        let link = Link::new(key, "nodes.example.org").unwrap();
+        assert_eq!(
+            link.to_string(),
+            "enrtree://AKPYQIUQIL7PSIACI32J7FGZW56E5FKHEFCCOFHILBIMW3M6LWXS2@nodes.example.org"
+        );
+        let root = Root::parse(EIP_EXAMPLE[0].1).unwrap();
+        assert_eq!(root.enr_root, "JWXYDBPXYWG6FX3GMDIBFA6CJ4");
+        assert_eq!(root.link_root, "C7HRFPF3BLGF3YR4DY5KX3SMBE");
+        assert_eq!(root.seq, 1);
+        assert!(root.verify(&key));
+        assert_eq!(root.to_string(), EIP_EXAMPLE[0].1);
+        let example_link: Link =
+            "enrtree://AM5FCQLWIZX2QFPNJAP7VUERCCRNGRHWZG3YYHIUV7BVDQ5FDPRT2@nodes.example.org"
+                .parse()
+                .unwrap();
+        assert!(!root.verify(example_link.public_key()));
+    }
+
+    #[test]
+    fn eip_example_entries_hash_to_their_names_and_print_back() {
+        for (name, text) in &EIP_EXAMPLE[1..] {
+            assert_eq!(entry_hash(text), *name, "{text}");
+            assert!(hash_matches(name, text));
+            let entry = Entry::parse(text).unwrap();
+            assert_eq!(entry.to_string(), *text);
+        }
+        assert!(matches!(
+            Entry::parse(EIP_EXAMPLE[2].1),
+            Ok(Entry::Branch(c)) if c.len() == 3
+        ));
+    }
+
+    #[test]
+    fn a_changed_root_field_fails_verification() {
+        let mut root = Root::parse(EIP_EXAMPLE[0].1).unwrap();
+        root.seq = 2;
+        assert!(!root.verify(&eip_signer()));
+    }
+
+    #[test]
+    fn own_roots_sign_and_verify() {
+        let key = SecretKey::from_byte_array([3; 32]).unwrap();
+        let other = SecretKey::from_byte_array([4; 32]).unwrap();
+        let root = Root::sign(entry_hash("a"), entry_hash("b"), u64::MAX, &key);
+        let back = Root::parse(&root.to_string()).unwrap();
+        assert_eq!(back, root);
+        assert!(back.verify(&PublicKey::from_secret_key(&key)));
+        assert!(!back.verify(&PublicKey::from_secret_key(&other)));
+        assert!(root.signature[64] <= 3);
+    }
+
+    fn check_root(text: &str, want: EntryError) {
+        assert_eq!(Root::parse(text), Err(want), "{text}");
+    }
+
+    #[test]
+    fn malformed_roots_name_their_fault() {
+        let sig = &EIP_EXAMPLE[0].1[EIP_EXAMPLE[0].1.find("sig=").unwrap()..];
+        let h = "JWXYDBPXYWG6FX3GMDIBFA6CJ4";
+        check_root(
+            "enrtree-root:v2 e=x",
+            EntryError::Root("missing enrtree-root:v1 prefix"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 l={h} e={h} seq=1 {sig}"),
+            EntryError::Root("missing e="),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l={h} seq=x {sig}"),
+            EntryError::Root("seq is not a number"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l={h} seq=-1 {sig}"),
+            EntryError::Root("seq is not a number"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l=1 seq=1 {sig}"),
+            EntryError::Root("subtree hash is not base32"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l={h} seq=1 sig=AAAA"),
+            EntryError::Root("signature is not 65 bytes"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l={h} seq=1 {sig} x"),
+            EntryError::Root("trailing fields"),
+        );
+        check_root(
+            &format!("enrtree-root:v1 e={h} l={h} seq=1"),
+            EntryError::Root("missing sig="),
+        );
+    }
+
+    #[test]
+    fn branches_and_unknown_kinds() {
+        assert!(matches!(Entry::parse("enrtree-branch:"), Ok(Entry::Branch(c)) if c.is_empty()));
+        assert_eq!(
+            Entry::parse("enrtree-branch:AAAA").unwrap_err(),
+            EntryError::Branch("child is not a base32 hash")
+        );
+        assert_eq!(
+            Entry::parse("enrtree-branch:JWXYDBPXYWG6FX3GMDIBFA6CJ4,").unwrap_err(),
+            EntryError::Branch("child is not a base32 hash")
+        );
+        assert_eq!(
+            Entry::parse("v=spf1 -all").unwrap_err(),
+            EntryError::UnknownKind
+        );
+        assert!(matches!(Entry::parse("enr:AAAA"), Err(EntryError::Enr(_))));
+        // Names are case-insensitive in DNS; the hash check is too.
+        assert!(hash_matches("c7hrfpf3blgf3yr4dy5kx3smbe", EIP_EXAMPLE[1].1));
+        assert!(decode_hash("AAAAAAAAAAAAAAAAAAAA").is_some()); // 12 bytes
+        assert!(decode_hash("AAAAAAAAAAAAAAAA").is_none()); // 10 bytes
+    }
 }

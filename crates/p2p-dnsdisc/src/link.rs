@@ -51,8 +51,7 @@ impl Link {
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
-                && l
-                    .bytes()
+                && l.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if !domain.split('.').all(label_ok) {
@@ -105,5 +104,71 @@ impl FromStr for Link {
             .map_err(|_| EntryError::Link("public key is not base32"))?;
         let key = PublicKey::from_slice(&bytes).map_err(|_| EntryError::Link("bad public key"))?;
         Self::new(key, domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, want: Result<&str, EntryError>) {
+        assert_eq!(
+            text.parse::<Link>().map(|l| l.domain().to_owned()),
+            want.map(str::to_owned),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn links_parse_and_refuse() {
+        let key = "AM5FCQLWIZX2QFPNJAP7VUERCCRNGRHWZG3YYHIUV7BVDQ5FDPRT2";
+        check(
+            &format!("enrtree://{key}@nodes.example.org"),
+            Ok("nodes.example.org"),
+        );
+        check(
+            &format!("enrtree://{key}@Nodes.Example.ORG."),
+            Ok("nodes.example.org"),
+        );
+        check(
+            &format!("enr://{key}@n"),
+            Err(EntryError::Link("missing enrtree:// scheme")),
+        );
+        check(
+            &format!("enrtree://{key}"),
+            Err(EntryError::Link("missing public key")),
+        );
+        check(
+            &format!("enrtree://{key}@"),
+            Err(EntryError::Link("empty domain")),
+        );
+        check(
+            &format!("enrtree://{key}@a..b"),
+            Err(EntryError::Link("bad domain name")),
+        );
+        check(
+            &format!("enrtree://{key}@a b"),
+            Err(EntryError::Link("bad domain name")),
+        );
+        check(
+            "enrtree://AM5F@n",
+            Err(EntryError::Link("bad public key length")),
+        );
+        let not_b32 = format!("{}1", &key[..52]);
+        check(
+            &format!("enrtree://{not_b32}@n"),
+            Err(EntryError::Link("public key is not base32")),
+        );
+        // 33 bytes that are not a point (prefix byte 0x00).
+        let bad = BASE32_NOPAD.encode(&[0u8; 33]);
+        check(
+            &format!("enrtree://{bad}@n"),
+            Err(EntryError::Link("bad public key")),
+        );
+        let long = "a.".repeat(127) + "a";
+        check(
+            &format!("enrtree://{key}@{long}"),
+            Err(EntryError::Link("domain too long")),
+        );
     }
 }

@@ -30,8 +30,10 @@ pub trait Resolver: Send + Sync {
     /// # Cancel safety
     ///
     /// Dropping the future abandons the lookup; nothing is left half done.
-    fn lookup_txt(&self, name: &str)
-    -> impl Future<Output = Result<Vec<String>, ResolveError>> + Send;
+    fn lookup_txt(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ResolveError>> + Send;
 }
 
 impl<R: Resolver + ?Sized> Resolver for &R {
