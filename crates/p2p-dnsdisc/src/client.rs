@@ -325,15 +325,15 @@ impl<R: Resolver> Fetcher<'_, R> {
 /// use secp256k1::SecretKey;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// let key = SecretKey::from_byte_array([1; 32]).unwrap();
+/// let key = SecretKey::from_secret_bytes([1; 32]).unwrap();
 /// let nodes: Vec<Enr> = (1..=20u8)
 ///     .map(|i| {
-///         let k = SecretKey::from_byte_array([i + 1; 32]).unwrap();
+///         let k = SecretKey::from_secret_bytes([i + 1; 32]).unwrap();
 ///         Enr::builder().ip4([127, 0, 0, i].into()).tcp4(30303).build(&k).unwrap()
 ///     })
 ///     .collect();
 /// let tree = Tree::sign(&nodes, &[], 1, &key);
-/// let mut dns = FixtureResolver::new();
+/// let dns = FixtureResolver::new();
 /// dns.extend(tree.txt_records("nodes.example.org"));
 ///
 /// let mut client = Client::new(dns, Config::default());

@@ -324,8 +324,8 @@ mod tests {
 
     #[test]
     fn own_roots_sign_and_verify() {
-        let key = SecretKey::from_byte_array([3; 32]).unwrap();
-        let other = SecretKey::from_byte_array([4; 32]).unwrap();
+        let key = SecretKey::from_secret_bytes([3; 32]).unwrap();
+        let other = SecretKey::from_secret_bytes([4; 32]).unwrap();
         let root = Root::sign(entry_hash("a"), entry_hash("b"), u64::MAX, &key);
         let back = Root::parse(&root.to_string()).unwrap();
         assert_eq!(back, root);

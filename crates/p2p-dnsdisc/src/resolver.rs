@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -55,26 +55,24 @@ impl<R: Resolver + ?Sized> Resolver for Arc<R> {
 }
 
 /// An in-memory map from names to TXT records (names compare without ASCII case and without a
-/// trailing dot, as DNS does). It counts the lookups it answers.
+/// trailing dot, as DNS does). It counts the lookups it answers, and can be changed while a client
+/// uses it (through `&FixtureResolver` or an `Arc`).
 ///
 /// # Examples
 ///
 /// ```
 /// use p2p_dnsdisc::{FixtureResolver, Resolver};
 ///
-/// # tokio_test_block_on(async {
-/// let mut fixture = FixtureResolver::new();
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let fixture = FixtureResolver::new();
 /// fixture.insert("Example.org.", "hello");
 /// assert_eq!(fixture.lookup_txt("example.org").await.unwrap(), ["hello"]);
 /// assert_eq!(fixture.lookups(), 1);
 /// # });
-/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
-/// # }
 /// ```
 #[derive(Debug, Default)]
 pub struct FixtureResolver {
-    records: HashMap<String, Vec<String>>,
+    records: Mutex<HashMap<String, Vec<String>>>,
     lookups: AtomicUsize,
 }
 
@@ -88,42 +86,50 @@ impl FixtureResolver {
         Self::default()
     }
 
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        // A panic while holding the lock cannot leave the map half-changed.
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adds one TXT record at `name` (after any already there).
-    pub fn insert(&mut self, name: &str, txt: impl Into<String>) {
-        self.records
+    pub fn insert(&self, name: &str, txt: impl Into<String>) {
+        self.records()
             .entry(normalize(name))
             .or_default()
             .push(txt.into());
     }
 
     /// Replaces every TXT record at `name` with `txt`.
-    pub fn set(&mut self, name: &str, txt: impl Into<String>) {
-        self.records.insert(normalize(name), vec![txt.into()]);
+    pub fn set(&self, name: &str, txt: impl Into<String>) {
+        self.records().insert(normalize(name), vec![txt.into()]);
     }
 
     /// Removes every TXT record at `name`.
-    pub fn remove(&mut self, name: &str) {
-        self.records.remove(&normalize(name));
+    pub fn remove(&self, name: &str) {
+        self.records().remove(&normalize(name));
     }
 
-    /// Adds every `(name, text)` pair, as [`Tree::txt_records`](crate::Tree::txt_records) returns them.
+    /// Sets every `(name, text)` pair, as [`Tree::txt_records`](crate::Tree::txt_records) returns
+    /// them (each replaces what was at its name).
     pub fn extend<N: AsRef<str>, T: Into<String>>(
-        &mut self,
+        &self,
         records: impl IntoIterator<Item = (N, T)>,
     ) {
         for (name, txt) in records {
-            self.insert(name.as_ref(), txt);
+            self.set(name.as_ref(), txt);
         }
     }
 
     /// The TXT records at `name`, if any.
-    pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.records.get(&normalize(name)).map(Vec::as_slice)
+    pub fn get(&self, name: &str) -> Option<Vec<String>> {
+        self.records().get(&normalize(name)).cloned()
     }
 
-    /// The names in the fixture (normalized).
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.records.keys().map(String::as_str)
+    /// The names in the fixture (normalized), sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.records().keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// How many lookups this fixture has answered.
@@ -138,7 +144,7 @@ impl Resolver for FixtureResolver {
         name: &str,
     ) -> impl Future<Output = Result<Vec<String>, ResolveError>> + Send {
         self.lookups.fetch_add(1, Ordering::Relaxed);
-        let found = self.records.get(&normalize(name)).cloned();
+        let found = self.get(name);
         async move { found.ok_or(ResolveError::NotFound) }
     }
 }

@@ -22,12 +22,12 @@ use crate::{Enr, Link};
 /// use p2p_dnsdisc::{Enr, Tree};
 /// use secp256k1::SecretKey;
 ///
-/// let key = SecretKey::from_byte_array([7; 32]).unwrap();
+/// let key = SecretKey::from_secret_bytes([7; 32]).unwrap();
 /// let node = Enr::builder().ip4([127, 0, 0, 1].into()).tcp4(30303).build(&key).unwrap();
 /// let tree = Tree::sign(&[node], &[], 1, &key);
 /// let txt = tree.txt_records("nodes.example.org");
 /// assert!(txt["nodes.example.org"].starts_with("enrtree-root:v1 e="));
-/// assert_eq!(txt.len(), 3); // the root, one branch, one leaf
+/// assert_eq!(txt.len(), 4); // the root, one branch and its leaf, the empty link branch
 /// ```
 #[derive(Debug, Clone)]
 pub struct Tree {

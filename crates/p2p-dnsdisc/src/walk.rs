@@ -41,10 +41,10 @@ struct TreeState {
 /// use secp256k1::SecretKey;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// let key = SecretKey::from_byte_array([1; 32]).unwrap();
+/// let key = SecretKey::from_secret_bytes([1; 32]).unwrap();
 /// let node = Enr::builder().ip4([127, 0, 0, 1].into()).tcp4(30303).build(&key).unwrap();
 /// let tree = Tree::sign(&[node.clone()], &[], 1, &key);
-/// let mut dns = FixtureResolver::new();
+/// let dns = FixtureResolver::new();
 /// dns.extend(tree.txt_records("nodes.example.org"));
 ///
 /// let mut walk = RandomWalk::new(dns, Config::default(), [tree.link("nodes.example.org").unwrap()]);
