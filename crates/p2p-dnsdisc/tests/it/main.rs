@@ -2,6 +2,7 @@
 //! fixture resolver, every error the client reports, parsers under arbitrary text, a local DNS server
 //! for the hickory resolver, and geth's `devp2p dns` tool (ignored by default).
 
+mod builtins;
 mod dns_server;
 mod errors;
 mod geth;
