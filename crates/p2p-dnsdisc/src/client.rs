@@ -238,6 +238,9 @@ impl<R: Resolver> Fetcher<'_, R> {
     }
 
     /// Every leaf of the subtree whose top entry is `top`, fetching at most `*budget` entries.
+    ///
+    /// An entry is charged to the budget when it is queued, so the queue, the set of names seen and
+    /// the results never hold more than the budget.
     async fn walk(
         &self,
         domain: &str,
@@ -245,8 +248,13 @@ impl<R: Resolver> Fetcher<'_, R> {
         subtree: Subtree,
         budget: &mut usize,
     ) -> Result<(Vec<Enr>, Vec<Link>), Error> {
+        let too_many = Error::TooMany {
+            what: "entries",
+            limit: self.config.max_entries,
+        };
         let mut records = Vec::new();
         let mut links = Vec::new();
+        *budget = budget.checked_sub(1).ok_or_else(|| too_many.clone())?;
         let mut seen = HashSet::from([top.to_ascii_uppercase()]);
         let mut pending = VecDeque::from([(top.to_owned(), 0usize)]);
         let mut in_flight = FuturesUnordered::new();
@@ -255,10 +263,6 @@ impl<R: Resolver> Fetcher<'_, R> {
                 let Some((hash, depth)) = pending.pop_front() else {
                     break;
                 };
-                *budget = budget.checked_sub(1).ok_or(Error::TooMany {
-                    what: "entries",
-                    limit: self.config.max_entries,
-                })?;
                 in_flight.push(async move {
                     let entry = self.entry(domain, &hash).await;
                     (hash, depth, entry)
@@ -282,6 +286,7 @@ impl<R: Resolver> Fetcher<'_, R> {
                     }
                     for child in children {
                         if seen.insert(child.to_ascii_uppercase()) {
+                            *budget = budget.checked_sub(1).ok_or_else(|| too_many.clone())?;
                             pending.push_back((child, depth + 1));
                         }
                     }

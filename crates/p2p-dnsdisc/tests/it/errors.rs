@@ -229,6 +229,7 @@ async fn depth_entry_and_tree_limits_stop_the_sync() {
     let (dns, _, link) = served(300);
     let err = resolve_err(&dns, &link, Config::default().max_depth(2)).await;
     assert!(matches!(err, Error::DepthLimit { limit: 2, .. }), "{err}");
+    let before = dns.lookups();
     let err = resolve_err(&dns, &link, Config::default().max_entries(50)).await;
     assert_eq!(
         err,
@@ -237,6 +238,8 @@ async fn depth_entry_and_tree_limits_stop_the_sync() {
             limit: 50
         }
     );
+    // Entries are charged when queued: fewer than 50 names were ever asked for.
+    assert!(dns.lookups() - before < 50);
 
     // A chain of links a → b → c → d.
     let dns = FixtureResolver::new();
