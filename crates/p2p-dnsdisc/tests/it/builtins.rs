@@ -6,7 +6,11 @@ use p2p_dnsdisc::{Enr, Link};
 
 #[test]
 fn builtin_dns_networks_are_links_and_enr_bootnodes_are_signed_records() {
-    for spec in [ChainSpec::mainnet(), ChainSpec::sepolia(), ChainSpec::hoodi()] {
+    for spec in [
+        ChainSpec::mainnet(),
+        ChainSpec::sepolia(),
+        ChainSpec::hoodi(),
+    ] {
         assert_eq!(spec.dns_networks.len(), 1);
         for url in &spec.dns_networks {
             let link: Link = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
