@@ -178,7 +178,6 @@ impl p2p_dnsdisc::Resolver for Slow<'_> {
     }
 }
 
-use p2p_dnsdisc::Resolver as _;
 
 #[tokio::test(start_paused = true)]
 async fn lookups_run_concurrently_up_to_the_limit() {
