@@ -116,6 +116,7 @@ impl Config {
 
 /// One tree as synced: its link, its verified root, its node records and its links.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SyncedTree {
     /// The link the tree was reached by.
     pub link: Link,
@@ -129,6 +130,7 @@ pub struct SyncedTree {
 
 /// The result of [`Client::resolve`]: every tree reached and the union of their records.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Resolved {
     /// The node records of every tree reached, one per node id (the highest `seq` wins).
     pub records: Vec<Enr>,

@@ -178,7 +178,6 @@ impl p2p_dnsdisc::Resolver for Slow<'_> {
     }
 }
 
-
 #[tokio::test(start_paused = true)]
 async fn lookups_run_concurrently_up_to_the_limit() {
     let dns = FixtureResolver::new();
@@ -223,4 +222,26 @@ async fn a_node_in_two_trees_is_kept_once_with_its_newest_record() {
     assert_eq!(resolved.records.len(), 1);
     assert_eq!(resolved.records[0].seq(), 5);
     assert_eq!(resolved.records[0].ip4(), Some([127, 0, 0, 2].into()));
+}
+
+#[tokio::test]
+async fn the_random_walk_reports_a_tampered_entry_and_stays_usable() {
+    let dns = FixtureResolver::new();
+    let tree = Tree::sign(&nodes(0, 3), &[], 1, &key(1));
+    let link = publish(&dns, &tree, "n.example.org");
+    let leaves: Vec<String> = tree
+        .entries()
+        .iter()
+        .filter(|(_, t)| t.starts_with("enr:"))
+        .map(|(h, _)| format!("{h}.n.example.org"))
+        .collect();
+    for name in &leaves {
+        dns.set(name, nodes(50, 1)[0].to_base64());
+    }
+    let mut walk = RandomWalk::new(&dns, Config::default(), [link]);
+    let err = within(walk.next_node()).await.unwrap_err();
+    assert!(err.is_tampered(), "{err}");
+    // Put the real leaves back: the next call succeeds.
+    dns.extend(tree.txt_records("n.example.org"));
+    assert!(within(walk.next_node()).await.unwrap().is_some());
 }
