@@ -126,3 +126,9 @@ async fn the_hickory_resolver_resolves_a_tree_from_a_local_dns_server() {
         2 + 1 + tree.entries().len()
     );
 }
+
+#[test]
+fn the_system_resolver_builds_from_the_system_configuration() {
+    let resolver = HickoryResolver::system(Duration::from_secs(1), 1);
+    assert!(resolver.is_ok(), "{:?}", resolver.err());
+}
