@@ -17,7 +17,7 @@
 //!   `devp2p dns sign` + `to-txt`.
 //! - [`Resolver`] is the TXT lookup behind the client: [`HickoryResolver`] asks real DNS servers
 //!   (`hickory-resolver` on tokio), [`FixtureResolver`] is an in-memory map for tests and for
-//!   serving a tree one has just signed.
+//!   serving a tree one has just signed; [`BoxResolver`] holds either behind one type.
 //!
 //! Every check names its failure ([`Error`]): a bad root, a bad signature, a tampered entry (hash
 //! mismatch), an unknown or misplaced entry, a link loop, a limit exceeded, an oversized TXT
@@ -88,7 +88,7 @@ pub use client::{Client, Config, Resolved, SyncedTree};
 pub use entry::{Entry, Root};
 pub use error::{EntryError, Error, ResolveError};
 pub use link::{LINK_PREFIX, Link, MAX_DOMAIN_BYTES};
-pub use resolver::{FixtureResolver, HickoryResolver, Resolver};
+pub use resolver::{BoxResolver, FixtureResolver, HickoryResolver, Resolver};
 pub use tree::Tree;
 pub use walk::{DEFAULT_ROOT_RECHECK, MAX_CACHED_ENTRIES, RandomWalk};
 

@@ -245,3 +245,25 @@ async fn the_random_walk_reports_a_tampered_entry_and_stays_usable() {
     dns.extend(tree.txt_records("n.example.org"));
     assert!(within(walk.next_node()).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_boxed_resolver_drives_clients_on_spawned_tasks() {
+    let dns = FixtureResolver::new();
+    let tree = Tree::sign(&nodes(0, 20), &[], 1, &key(1));
+    let link = publish(&dns, &tree, "n.example.org");
+    let boxed = p2p_dnsdisc::BoxResolver::new(dns);
+    // Both futures are Send: they run on spawned tasks.
+    let resolve = {
+        let (boxed, link) = (boxed.clone(), link.clone());
+        tokio::spawn(async move {
+            let mut client = Client::new(boxed, Config::default());
+            client.resolve(&link).await.map(|r| r.records.len())
+        })
+    };
+    let walk = tokio::spawn(async move {
+        let mut walk = RandomWalk::new(boxed, Config::default(), [link]);
+        walk.next_node().await.map(|n| n.is_some())
+    });
+    assert_eq!(within(resolve).await.unwrap(), Ok(20));
+    assert_eq!(within(walk).await.unwrap(), Ok(true));
+}
