@@ -167,6 +167,13 @@ impl Subtree {
     }
 }
 
+/// Whether `text` starts like one of the four entry kinds.
+fn is_entry_kind(text: &str) -> bool {
+    [ROOT_PREFIX, BRANCH_PREFIX, ENR_PREFIX, LINK_PREFIX]
+        .iter()
+        .any(|p| text.starts_with(p))
+}
+
 /// Lookups with the checks every entry goes through (timeout, TXT size, hash, kind).
 #[derive(Debug)]
 pub(crate) struct Fetcher<'a, R> {
@@ -185,14 +192,17 @@ impl<R: Resolver> Fetcher<'_, R> {
             .await
             .map_err(|_| resolve(ResolveError::Timeout))?
             .map_err(resolve)?;
-        if let Some(big) = txts.iter().find(|t| t.len() > self.config.max_txt_bytes) {
+        // A name may carry unrelated TXT records too (site verifications, SPF): only an oversized
+        // record that claims to be an entry is an error; other oversized ones are dropped.
+        let limit = self.config.max_txt_bytes;
+        if let Some(big) = txts.iter().find(|t| t.len() > limit && is_entry_kind(t)) {
             return Err(Error::OversizedTxt {
                 name: name.to_owned(),
                 len: big.len(),
-                limit: self.config.max_txt_bytes,
+                limit,
             });
         }
-        Ok(txts)
+        Ok(txts.into_iter().filter(|t| t.len() <= limit).collect())
     }
 
     /// The verified root of the tree `link` names.
@@ -222,12 +232,7 @@ impl<R: Resolver> Fetcher<'_, R> {
     pub(crate) async fn entry(&self, domain: &str, hash: &str) -> Result<Entry, Error> {
         let name = format!("{hash}.{domain}");
         let txts = self.lookup(&name).await?;
-        let known = |t: &&String| {
-            [ROOT_PREFIX, BRANCH_PREFIX, ENR_PREFIX, LINK_PREFIX]
-                .iter()
-                .any(|p| t.starts_with(p))
-        };
-        let Some(text) = txts.iter().find(known) else {
+        let Some(text) = txts.iter().find(|t| is_entry_kind(t)) else {
             return Err(Error::Entry {
                 name,
                 source: EntryError::UnknownKind,

@@ -158,6 +158,18 @@ async fn an_oversized_txt_record_is_refused() {
 }
 
 #[tokio::test]
+async fn unrelated_txt_records_beside_the_root_are_ignored() {
+    let (dns, _, link) = served(5);
+    dns.insert(DOMAIN, "v=spf1 -all");
+    dns.insert(DOMAIN, format!("site-verification={}", "x".repeat(3000)));
+    let mut client = Client::new(&dns, Config::default());
+    assert_eq!(
+        within(client.resolve(&link)).await.unwrap().records.len(),
+        5
+    );
+}
+
+#[tokio::test]
 async fn a_missing_entry_is_a_lookup_failure() {
     let (dns, tree, link) = served(20);
     let (hash, _) = tree
