@@ -13,8 +13,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default bound on one iterative lookup.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default interval between PINGs to table nodes (discv5's own default).
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(300);
+/// The default interval between PINGs to the nodes in the table.
+///
+/// discv5's own default is 300 s; peerwire pings every 30 s so that a node that joined is
+/// revalidated within a minute (geth's `devp2p discv5 test` waits 60 s for that in
+/// `FindnodeResults`, and fails with the 300 s default), and so that peers see a changed record
+/// soon.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The default capacity of each event subscription; a subscriber that falls further behind loses
 /// the oldest events (see [`crate::v5::Discv5Events`]).

@@ -35,7 +35,7 @@ pub use config::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_PING_INTERVAL, DEFAULT_QUERY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
     Discv5Config, parse_enr,
 };
-pub use convert::{candidate_of, node_id_of};
+pub use convert::{candidate_of, log_distance, node_id_of};
 
 use crate::eth_entry::{ENR_KEY, EthEntry};
 use crate::{Candidate, Enr, Error};
@@ -282,6 +282,33 @@ impl Discv5 {
     /// As [`Discv5::find_node`].
     pub async fn lookup_random(&self) -> Result<Vec<Candidate>, Error> {
         self.find_node(NodeId::random()).await
+    }
+
+    /// Asks one node for the records in its table at the given log-distances from its own id
+    /// (a FINDNODE without the iterative lookup; distance 0 is the node's own record).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Discv5Query`] when the request fails (no answer within the request timeout and
+    /// retries, a malformed answer), [`Error::Discv5Timeout`] as a last resort,
+    /// [`Error::Discv5Shutdown`] after [`Discv5::shutdown`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling abandons the result.
+    pub async fn nodes_at(&self, node: &Enr, distances: Vec<u64>) -> Result<Vec<Enr>, Error> {
+        let record = convert::from_enr(node)?;
+        let request = self.service().find_node_designated_peer(record, distances);
+        let bound = self.inner.query_timeout + LOOKUP_GRACE;
+        match tokio::time::timeout(bound, request).await {
+            Err(_) => Err(Error::Discv5Timeout(bound)),
+            Ok(Err(discv5::RequestError::ServiceNotStarted)) => Err(Error::Discv5Shutdown),
+            Ok(Err(e)) => Err(Error::Discv5Query(format!("{e}"))),
+            Ok(Ok(records)) => Ok(records
+                .iter()
+                .filter_map(|record| convert::to_enr(record).ok())
+                .collect()),
+        }
     }
 
     /// The records in the routing table (those that convert to peerwire's record type).
