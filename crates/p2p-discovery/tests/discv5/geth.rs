@@ -104,10 +104,10 @@ impl Geth {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("geth exited ({status}); log:\n{}", self.log_tail());
             }
-            if let Some(reply) = http_rpc(self.http, "admin_nodeInfo") {
-                if let Some(text) = reply["result"]["enr"].as_str() {
-                    return parse_enr(text).unwrap();
-                }
+            if let Some(reply) = http_rpc(self.http, "admin_nodeInfo")
+                && let Some(text) = reply["result"]["enr"].as_str()
+            {
+                return parse_enr(text).unwrap();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
