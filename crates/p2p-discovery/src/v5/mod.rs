@@ -15,6 +15,28 @@
 //! See [`Discv5Config`] for how the record's address is chosen: a discv5 session only helps if the
 //! remote can answer on the address the record announces, so on loopback the record says
 //! `127.0.0.1` and the bound port.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), p2p_discovery::Error> {
+//! use p2p_discovery::v5::{Discv5, Discv5Config};
+//! use p2p_rlpx::NodeKey;
+//!
+//! let key = NodeKey::generate();
+//! let config = Discv5Config::new("127.0.0.1:30303".parse().unwrap())
+//!     .tcp_port(30303)
+//!     .bootnode_text("enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5wBgmlkgnY0gmlwhH8AAAGJc2VjcDI1NmsxoQPKY0yuDUmstAHYpMa2_oxVtw0RW_QAdpzBQA8yWM0xOIN1ZHCCdl8")?;
+//! let discv5 = Discv5::bind(&key, config).await?;
+//! println!("{}", discv5.local_enr_text());
+//! let mut candidates = discv5.subscribe();
+//! discv5.lookup_random().await?;
+//! while let Some(candidate) = candidates.recv().await {
+//!     println!("{}", candidate.enode);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 pub mod convert;
