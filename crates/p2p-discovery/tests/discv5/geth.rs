@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use enr::NodeId;
+use p2p_discovery::Candidate;
 use p2p_discovery::v5::Discv5;
 use p2p_discovery::v5::{log_distance, parse_enr};
 use p2p_rlpx::NodeKey;
@@ -150,82 +152,123 @@ fn http_rpc(port: u16, method: &str) -> Option<serde_json::Value> {
     serde_json::from_str(json.trim()).ok()
 }
 
+/// Runs lookups from `node` until one returns the node `id`; the candidate it returned.
+async fn look_for(node: &Discv5, helper: &Discv5, id: NodeId) -> Option<Candidate> {
+    for _ in 0..60 {
+        let _ = helper.lookup_random().await;
+        let result = node.find_node(id).await.unwrap_or_default();
+        if let Some(c) = result
+            .into_iter()
+            .find(|c| c.enr.as_ref().map(enr::Enr::node_id) == Some(id))
+        {
+            return Some(c);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    None
+}
+
+/// Whether `remote`'s table (asked by `asker` at the right distance) holds `id`.
+async fn table_holds(asker: &Discv5, remote: &p2p_discovery::Enr, id: NodeId) -> bool {
+    let Some(distance) = log_distance(&remote.node_id(), &id) else {
+        return false;
+    };
+    for _ in 0..20 {
+        let records = asker
+            .nodes_at(remote, vec![distance])
+            .await
+            .unwrap_or_default();
+        if records.iter().any(|r| r.node_id() == id) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
+}
+
+/// Geth nodes in the network test.
+const GETH_NODES: usize = 3;
+
+// Peerwire's nodes speak only discv5 and geth's discv4 is off, so whatever the two sides learn
+// of each other here went over discv5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs reference peers: run cargo xtask test"]
 async fn geth_and_peerwire_find_each_other_over_discv5() {
     let geth_path = env_path("PEERWIRE_GETH");
     let dir = tempfile::tempdir().unwrap();
-    bounded(180, "geth over discv5", async {
-        // A is geth's bootnode; B knows only A, so B can learn of geth only through a lookup.
+    bounded(300, "geth over discv5", async {
+        // A is the first geth's bootnode; the other geths boot from the first geth, and so does
+        // B. B is told of no other node, so it can learn of geth 1 and 2 (and of A) only through
+        // lookups, and geth 1 and 2 learn of B only when it contacts them.
         let a = Discv5::bind(&NodeKey::generate(), loopback_config(30_303))
             .await
             .unwrap();
-        let a_record = a.local_enr().unwrap();
+        let mut geths = Vec::new();
+        let mut records = Vec::new();
+        for i in 0..GETH_NODES {
+            let bootnode = match records.first() {
+                None => a.local_enr_text(),
+                Some(first) => p2p_discovery::Enr::to_base64(first),
+            };
+            let sub = dir.path().join(format!("geth{i}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            let mut geth = Geth::start(&geth_path, &sub, &bootnode);
+            let record = geth.enr().await;
+            assert_eq!(
+                record.ip4(),
+                Some(std::net::Ipv4Addr::LOCALHOST),
+                "{record:?}"
+            );
+            geths.push(geth);
+            records.push(record);
+        }
         let b = Discv5::bind(
             &NodeKey::generate(),
-            loopback_config(30_304).bootnode(a_record.clone()),
+            loopback_config(30_304).bootnode(records[0].clone()),
         )
         .await
         .unwrap();
         let mut events = b.subscribe();
-        let mut geth = Geth::start(&geth_path, dir.path(), &a.local_enr_text());
-        let geth_record = geth.enr().await;
-        let geth_id = geth_record.node_id();
-        assert_eq!(
-            geth_record.ip4(),
-            Some(std::net::Ipv4Addr::LOCALHOST),
-            "{geth_record:?}"
-        );
 
-        // Peerwire finds geth: B's lookups (through A, which geth contacted as its bootnode)
-        // return geth's record, with geth's RLPx endpoint.
-        let mut found = None;
-        for _ in 0..60 {
-            let _ = a.lookup_random().await;
-            let result = b.find_node(geth_id).await.unwrap_or_default();
-            if let Some(c) = result
-                .into_iter()
-                .find(|c| c.enr.as_ref().map(enr::Enr::node_id) == Some(geth_id))
-            {
-                found = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        let found =
-            found.unwrap_or_else(|| panic!("no lookup found geth; log:\n{}", geth.log_tail()));
-        assert_eq!(Some(found.enode.tcp_port), geth_record.tcp4());
-        assert_eq!(Some(found.enode.udp_port), geth_record.udp4());
-        // The subscription saw it as a candidate too.
-        let mut via_events = false;
-        while let Ok(Some(c)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
-            if c.enr.as_ref().map(enr::Enr::node_id) == Some(geth_id) {
-                via_events = true;
-                break;
-            }
-        }
-        assert!(via_events, "geth never reached B's subscription");
-
-        // Geth knows peerwire: geth's own table, asked by B at the distance of A from geth,
-        // holds A's record.
-        let distance = log_distance(&geth_id, &a.node_id()).unwrap();
-        let mut known = false;
-        for _ in 0..20 {
-            let records = b
-                .nodes_at(&geth_record, vec![distance])
+        // Peerwire finds every geth: B's lookups return each geth's record, with its RLPx
+        // endpoint, and A's (which only the first geth had).
+        for (geth, record) in geths.iter().zip(&records) {
+            let found = look_for(&b, &a, record.node_id())
                 .await
-                .unwrap_or_default();
-            if records.iter().any(|r| r.node_id() == a.node_id()) {
-                known = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+                .unwrap_or_else(|| panic!("no lookup found geth; log:\n{}", geth.log_tail()));
+            assert_eq!(Some(found.enode.tcp_port), record.tcp4());
+            assert_eq!(Some(found.enode.udp_port), record.udp4());
         }
         assert!(
-            known,
-            "geth's table lacks A at distance {distance}; log:\n{}",
-            geth.log_tail()
+            look_for(&b, &a, a.node_id()).await.is_some(),
+            "B never found A"
         );
+        // The subscription saw the gethes as candidates too.
+        let mut missing: Vec<NodeId> = records.iter().map(enr::Enr::node_id).collect();
+        while !missing.is_empty() {
+            match tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+                Ok(Some(c)) => {
+                    let id = c.enr.as_ref().map(enr::Enr::node_id);
+                    missing.retain(|m| Some(*m) != id);
+                }
+                _ => panic!("B's subscription never reported {missing:?}"),
+            }
+        }
+
+        // Geth knows peerwire: the first geth's table holds A (its bootnode), and every geth's
+        // table holds B (which its lookups contacted).
+        assert!(
+            table_holds(&b, &records[0], a.node_id()).await,
+            "the first geth's table lacks A; log:\n{}",
+            geths[0].log_tail()
+        );
+        for (geth, record) in geths.iter().zip(&records) {
+            assert!(
+                table_holds(&a, record, b.node_id()).await,
+                "a geth's table lacks B; log:\n{}",
+                geth.log_tail()
+            );
+        }
         eprintln!("A: {:?}\nB: {:?}", a.stats(), b.stats());
     })
     .await;
