@@ -59,8 +59,10 @@ pub struct Discv5Config {
     /// How often discv5 pings the nodes in its table (which is also how peers learn of a changed
     /// record).
     pub ping_interval: Duration,
-    /// Whether to run discv5's packet filter (rate limits per IP and node, nodes per IP). Off by
-    /// default: on loopback every node shares one IP, which the filter treats as an attack.
+    /// Whether to run discv5's packet filter (rate limits per source IP and per node, at most 10
+    /// nodes per IP, bans of flooding addresses). [`Discv5Config::new`] turns it on unless the
+    /// listen address is a loopback address: on loopback every node shares one IP, which the
+    /// filter takes for an attack.
     pub packet_filter: bool,
     /// The capacity of each event subscription.
     pub event_capacity: usize,
@@ -85,7 +87,7 @@ impl Discv5Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             ping_interval: DEFAULT_PING_INTERVAL,
-            packet_filter: false,
+            packet_filter: !listen.ip().is_loopback(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
@@ -138,6 +140,13 @@ impl Discv5Config {
     #[must_use]
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.ping_interval = interval;
+        self
+    }
+
+    /// Turns discv5's packet filter on or off (see [`Discv5Config::packet_filter`]).
+    #[must_use]
+    pub fn packet_filter(mut self, on: bool) -> Self {
+        self.packet_filter = on;
         self
     }
 
