@@ -333,6 +333,29 @@ impl Discv5 {
         }
     }
 
+    /// Runs random lookups one after the other, each `interval` after the previous one started,
+    /// until the node shuts down: the refresh a long-running node needs (discv5 itself only
+    /// answers and revalidates; it looks up nothing on its own). Found nodes reach the
+    /// subscriptions.
+    ///
+    /// The caller spawns it (or selects on it); it returns once the node has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it stops the refresh and nothing else.
+    pub async fn run_lookups(&self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.lookup_random().await {
+                Err(Error::Discv5Shutdown) => return,
+                Err(e) => tracing::debug!(error = %e, "discv5: refresh lookup failed"),
+                Ok(found) => tracing::trace!(found = found.len(), "discv5: refresh lookup"),
+            }
+        }
+    }
+
     /// The records in the routing table (those that convert to peerwire's record type).
     #[must_use]
     pub fn table_entries(&self) -> Vec<Enr> {
