@@ -62,7 +62,8 @@ pub struct Discv5Config {
     /// Whether to run discv5's packet filter (rate limits per source IP and per node, at most 10
     /// nodes per IP, bans of flooding addresses). [`Discv5Config::new`] turns it on unless the
     /// listen address is a loopback address: on loopback every node shares one IP, which the
-    /// filter takes for an attack.
+    /// filter takes for an attack. discv5 keeps its ban list per process, not per node: an
+    /// address one node's filter bans (for an hour) is refused by every discv5 node of the process.
     pub packet_filter: bool,
     /// The capacity of each event subscription.
     pub event_capacity: usize,

@@ -191,10 +191,13 @@ impl Discv5 {
         }
         let mut service = discv5::Discv5::new(record, combined, settings.build())
             .map_err(|e| Error::Discv5Start(e.to_owned()))?;
-        service
-            .start()
-            .await
-            .map_err(|e| Error::Discv5Start(format!("{e:?}")))?;
+        service.start().await.map_err(|e| match e {
+            discv5::Error::Io(source) => Error::Discv5Bind {
+                addr: listen,
+                source,
+            },
+            e => Error::Discv5Start(format!("{e:?}")),
+        })?;
         for bootnode in &config.bootnodes {
             let record = convert::from_enr(bootnode)?;
             service

@@ -189,3 +189,21 @@ async fn a_flood_of_garbage_from_one_address_leaves_the_node_working() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_a_taken_port_is_a_bind_error() {
+    bounded(20, "taken port", async {
+        let first = Discv5::bind(&NodeKey::generate(), loopback_config(1))
+            .await
+            .unwrap();
+        let config = p2p_discovery::v5::Discv5Config::new(first.listen_addr());
+        let err = Discv5::bind(&NodeKey::generate(), config)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, p2p_discovery::Error::Discv5Bind { .. }),
+            "{err:?}"
+        );
+    })
+    .await;
+}
