@@ -238,6 +238,11 @@ async fn geth_and_peerwire_find_each_other_over_discv5() {
                 .unwrap_or_else(|| panic!("no lookup found geth; log:\n{}", geth.log_tail()));
             assert_eq!(Some(found.enode.tcp_port), record.tcp4());
             assert_eq!(Some(found.enode.udp_port), record.udp4());
+            // geth (on mainnet, at genesis) announces the fork id peerwire computes for it.
+            assert_eq!(
+                found.eth_entry().unwrap(),
+                Some(crate::support::eth_entry())
+            );
         }
         assert!(
             look_for(&b, &a, a.node_id()).await.is_some(),
