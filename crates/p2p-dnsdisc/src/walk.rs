@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rand::RngExt as _;
 use rand::rngs::StdRng;
-use rand::{Rng as _, SeedableRng as _};
 use tokio::time::Instant;
 
 use crate::client::{Config, Fetcher};
@@ -70,7 +70,7 @@ impl<R: Resolver> RandomWalk<R> {
             recheck: DEFAULT_ROOT_RECHECK,
             trees: Vec::new(),
             cache: HashMap::new(),
-            rng: StdRng::from_os_rng(),
+            rng: rand::make_rng(),
         };
         for link in links {
             walk.add_tree(link);

@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
+use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use p2p_msg::{FrameTransport, Msg};
@@ -74,7 +74,9 @@ impl CryptoFloor {
 
     fn seed(&mut self, xor: &[u8]) -> [u8; 16] {
         let d: [u8; 32] = self.mac.clone().finalize().into();
-        let mut block = aes::Block::clone_from_slice(&d[..16]);
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&d[..16]);
+        let mut block = aes::Block::from(raw);
         self.mac_cipher.encrypt_block(&mut block);
         let mut seed: [u8; 16] = block.into();
         for (s, x) in seed.iter_mut().zip(xor) {

@@ -66,7 +66,7 @@ fn tag(mac_key: &[u8; 32], iv: &[u8], ciphertext: &[u8], auth_data: &[u8]) -> Hm
 pub fn encrypt(remote: &PublicKey, plaintext: &[u8], auth_data: &[u8]) -> Vec<u8> {
     let ephemeral = crate::key::random_secret_key();
     let mut iv = [0u8; IV_LEN];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut iv);
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut iv);
     encrypt_with(remote, plaintext, auth_data, &ephemeral, iv)
 }
 

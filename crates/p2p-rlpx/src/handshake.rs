@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use rand::Rng as _;
+use rand::RngExt as _;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use secp256k1::{Message, PublicKey, SecretKey};
 use sha3::{Digest, Keccak256};
@@ -433,7 +433,7 @@ impl Secrets {
 
 fn random_nonce() -> [u8; 32] {
     let mut nonce = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
     nonce
 }
 

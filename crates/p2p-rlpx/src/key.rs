@@ -14,7 +14,7 @@ use crate::Error;
 pub(crate) fn random_secret_key() -> SecretKey {
     loop {
         let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut bytes);
         // Fails only for zero or values above the group order (probability about 2^-128).
         if let Ok(key) = SecretKey::from_secret_bytes(bytes) {
             return key;

@@ -7,7 +7,7 @@
 //!
 //! "digest" is the hash of everything written so far, taken without finalising the state.
 
-use aes::cipher::{BlockEncrypt, KeyInit};
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use sha3::{Digest, Keccak256};
 
 /// A running Keccak-256 MAC state of one direction of an RLPx connection.

@@ -9,7 +9,7 @@ use std::{
 };
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use sha2::Sha256;
 
@@ -107,7 +107,7 @@ impl JwtAuth {
         let mut token = URL_SAFE_NO_PAD.encode(HEADER);
         token.push('.');
         token.push_str(&URL_SAFE_NO_PAD.encode(claims));
-        let sig = match <Hmac<Sha256> as Mac>::new_from_slice(&self.secret) {
+        let sig = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.secret) {
             Ok(mut mac) => {
                 mac.update(token.as_bytes());
                 mac.finalize().into_bytes()
@@ -193,7 +193,7 @@ mod tests {
             let mut parts = t.rsplitn(2, '.');
             let sig = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
             let signed = parts.next().unwrap();
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&secret).unwrap();
+            let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).unwrap();
             mac.update(signed.as_bytes());
             proptest::prop_assert!(mac.verify_slice(&sig).is_ok());
             let claims = URL_SAFE_NO_PAD.decode(signed.split('.').nth(1).unwrap()).unwrap();

@@ -2,7 +2,7 @@
 //! independent of the crate's codec: it builds frames with arbitrary header and body
 //! plaintexts, for the known-answer test and for feeding the decoder valid-MAC garbage.
 
-use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher};
+use aes::cipher::{BlockCipherEncrypt, KeyInit, KeyIvInit, StreamCipher};
 use sha3::{Digest, Keccak256};
 
 /// One direction's frame state: the AES-256-CTR keystream (zero IV), the MAC secret and the
@@ -26,7 +26,9 @@ impl RefWriter {
 
     fn aes_ecb(&self, block: &[u8]) -> [u8; 16] {
         let cipher = aes::Aes256::new(&self.mac_secret.into());
-        let mut b = aes::Block::clone_from_slice(&block[..16]);
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(&block[..16]);
+        let mut b = aes::Block::from(raw);
         cipher.encrypt_block(&mut b);
         b.into()
     }

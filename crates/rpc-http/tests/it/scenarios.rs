@@ -9,7 +9,7 @@ use std::{
 };
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use rpc_client::{CallOptions, ClientBuilder, Error as RpcError, test_utils::Reply};
 use rpc_http::{Error, HttpTransport, JwtAuth};
 use serde_json::{Value, json};
@@ -186,7 +186,7 @@ fn verify_jwt(token: &str, secret: &[u8; 32]) -> u64 {
     );
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap();
     assert_eq!(header, json!({"alg": "HS256", "typ": "JWT"}));
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap();
     mac.update(format!("{h}.{c}").as_bytes());
     mac.verify_slice(&URL_SAFE_NO_PAD.decode(s).unwrap())
         .unwrap();
