@@ -1,0 +1,3 @@
+//! Integration tests of the discv4 service.
+
+mod loopback;
