@@ -38,7 +38,7 @@ impl Service {
         }
         let now_unix = packet::unix_now();
         let expiration = packet.message.expiration();
-        if expiration.is_some_and(|e| e < now_unix) {
+        if expiration.is_some_and(|e| packet::expired_at(e, now_unix)) {
             Counters::bump(&counters.expired);
             return;
         }

@@ -217,10 +217,17 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Whether an expiration timestamp lies in the past.
+/// Whether an expiration timestamp lies in the past. Like geth, the timestamp is read as a
+/// signed 64-bit number, so values of 2^63 and above (a negated time) are in the past.
 #[must_use]
 pub fn is_expired(expiration: u64) -> bool {
-    expiration < unix_now()
+    expired_at(expiration, unix_now())
+}
+
+/// Whether `expiration` lies before the Unix time `now`.
+#[must_use]
+pub fn expired_at(expiration: u64, now: u64) -> bool {
+    i64::try_from(expiration).map_or(true, |e| u64::try_from(e).map_or(true, |e| e < now))
 }
 
 fn keccak(parts: &[&[u8]]) -> [u8; 32] {

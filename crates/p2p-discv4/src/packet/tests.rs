@@ -181,6 +181,9 @@ fn extra_list_elements_are_ignored() {
 fn expiration_checks() {
     assert!(is_expired(unix_now() - 1));
     assert!(!is_expired(expiration_from_now()));
+    // geth's suite sends the two's complement of a future time.
+    assert!(is_expired(expiration_from_now().wrapping_neg()));
+    assert!(is_expired(u64::MAX));
 }
 
 proptest! {

@@ -1,3 +1,4 @@
 //! Integration tests of the discv4 service.
 
+mod geth;
 mod loopback;
