@@ -40,12 +40,18 @@ async fn geth_devp2p_discv4_suite_passes() {
     );
     eprintln!("{text}");
     eprintln!("{:?}", node.stats());
-    assert!(output.status.success(), "geth's discv4 suite failed:\n{text}");
+    assert!(
+        output.status.success(),
+        "geth's discv4 suite failed:\n{text}"
+    );
     let summary = text
         .lines()
         .find_map(|l| l.trim().strip_suffix(" tests passed."))
         .and_then(|l| l.split_once('/'))
         .map(|(a, b)| (a.parse::<u32>().unwrap(), b.parse::<u32>().unwrap()))
         .expect("a summary line");
-    assert!(summary.0 == summary.1 && summary.1 >= 14, "{summary:?}:\n{text}");
+    assert!(
+        summary.0 == summary.1 && summary.1 >= 14,
+        "{summary:?}:\n{text}"
+    );
 }

@@ -2,3 +2,4 @@
 
 mod geth;
 mod loopback;
+mod wire;
