@@ -93,10 +93,26 @@ async fn start_geth(bootnode: &p2p_rlpx::Enode) -> GethNode {
         .arg(&config)
         .arg("--datadir")
         .arg(datadir.path())
-        .args(["--nodekeyhex", &key.to_hex(), "--nat", "none", "--ipcdisable"])
-        .args(["--port", &port.to_string(), "--discovery.port", &port.to_string()])
+        .args([
+            "--nodekeyhex",
+            &key.to_hex(),
+            "--nat",
+            "none",
+            "--ipcdisable",
+        ])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--discovery.port",
+            &port.to_string(),
+        ])
         .args(["--bootnodes", &bootnode.to_string(), "--verbosity", "4"])
-        .args(["--authrpc.port", &free_port().to_string(), "--authrpc.addr", "127.0.0.1"])
+        .args([
+            "--authrpc.port",
+            &free_port().to_string(),
+            "--authrpc.addr",
+            "127.0.0.1",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .kill_on_drop(true)
@@ -119,9 +135,12 @@ async fn geth_and_peerwire_find_each_other() {
     let geth = start_geth(&a.local_enode()).await;
     let gid = geth.enode.id;
     // geth pings its bootnode at start; we ping it back and it enters our table.
-    crate::loopback::within(90, crate::loopback::eventually(|| async {
-        a.table_nodes().await.iter().any(|r| r.enode.id == gid)
-    }))
+    crate::loopback::within(
+        90,
+        crate::loopback::eventually(|| async {
+            a.table_nodes().await.iter().any(|r| r.enode.id == gid)
+        }),
+    )
     .await;
     let found = a.lookup(gid).await.unwrap();
     assert_eq!(found.first().map(|r| r.enode.id), Some(gid), "{found:?}");
