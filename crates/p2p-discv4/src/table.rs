@@ -237,7 +237,7 @@ impl Table {
             .flat_map(|b| b.entries.iter())
             .map(|r| (r, target.distance(&Key::of(&r.enode.id))))
             .collect();
-        all.sort_by(|a, b| a.1.cmp(&b.1));
+        all.sort_by_key(|a| a.1);
         all.into_iter().take(n).map(|(r, _)| r.clone()).collect()
     }
 

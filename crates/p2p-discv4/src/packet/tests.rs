@@ -111,7 +111,7 @@ fn corrupted_hash_signature_and_type_are_rejected() {
     let mut bad_hash = bytes.clone();
     bad_hash[0] ^= 1;
     assert_eq!(decode(&bad_hash), Err(DecodeError::BadHash));
-    let mut bad_body = bytes.clone();
+    let mut bad_body = bytes;
     let last = bad_body.len() - 1;
     bad_body[last] ^= 1;
     assert_eq!(decode(&bad_body), Err(DecodeError::BadHash));
