@@ -249,6 +249,14 @@ impl Table {
             .collect()
     }
 
+    /// Every live node and every replacement candidate.
+    pub(crate) fn known(&self) -> Vec<NodeRecord> {
+        self.buckets
+            .iter()
+            .flat_map(|b| b.entries.iter().chain(b.replacements.iter()).cloned())
+            .collect()
+    }
+
     /// The least recently seen node of a bucket chosen by `pick` among the non-empty ones.
     pub(crate) fn revalidation_target(&self, pick: usize) -> Option<NodeRecord> {
         let non_empty: Vec<&Bucket> = self

@@ -44,6 +44,16 @@ async fn two_nodes_bond_find_each_other_and_exchange_records() {
             Discv4Event::NodeAdded(r) => assert_eq!(r.enode.id, b.local_enode().id),
             other => panic!("{other:?}"),
         }
+        // b's record arrives by itself: its Ping back announced seq 1.
+        loop {
+            match a_events.recv().await.unwrap() {
+                Discv4Event::NodeUpdated(r) if r.enode.id == b.local_enode().id => {
+                    assert_eq!(r.enr, Some(b.local_enr()));
+                    break;
+                }
+                _ => {}
+            }
+        }
         let (aid, bid) = (a.local_enode().id, b.local_enode().id);
         eventually(|| async { b.table_nodes().await.iter().any(|r| r.enode.id == aid) }).await;
         let found = a.lookup(bid).await.unwrap();
