@@ -176,3 +176,37 @@ async fn shutdown_stops_the_service() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn revalidation_removes_a_node_that_stopped_answering() {
+    within(20, async {
+        let timeouts = Timeouts {
+            revalidate_interval: Duration::from_millis(100),
+            response: Duration::from_millis(200),
+            ..Timeouts::default()
+        };
+        let a = Discv4::bind(
+            &NodeKey::generate(),
+            Discv4Config {
+                timeouts,
+                ..config()
+            },
+        )
+        .await
+        .unwrap();
+        let mut events = a.subscribe();
+        let b = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+        let bid = b.local_enode().id;
+        a.ping(&b.local_enode()).await.unwrap();
+        assert_eq!(a.table_nodes().await.len(), 1);
+        b.shutdown().await;
+        loop {
+            if let Discv4Event::NodeRemoved(id) = events.recv().await.unwrap() {
+                assert_eq!(id, bid);
+                break;
+            }
+        }
+        assert!(a.table_nodes().await.is_empty());
+    })
+    .await;
+}
