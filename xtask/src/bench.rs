@@ -13,6 +13,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("rpc", "peerwire-tests", Some("rpc")),
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
+    ("dns", "p2p-dnsdisc", None),
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
 ];
