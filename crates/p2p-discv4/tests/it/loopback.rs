@@ -110,8 +110,19 @@ async fn a_changed_record_reaches_peers_through_the_seq_in_pongs() {
         .await;
         // A record over 300 bytes is refused and the old one kept.
         let err = b.set_enr_entry("big", vec![0xb8, 250].into_iter().chain([0; 250]).collect());
-        assert!(err.await.is_err());
+        assert!(matches!(err.await, Err(p2p_discv4::Error::Record(_))));
         assert_eq!(b.local_enr().seq(), seq + 1);
+        // The same limit at start.
+        let big = vec![(
+            "big".to_owned(),
+            [0xb8, 250].into_iter().chain([0; 250]).collect(),
+        )];
+        let cfg = Discv4Config {
+            enr_entries: big,
+            ..config()
+        };
+        let refused = Discv4::bind(&NodeKey::generate(), cfg).await;
+        assert!(matches!(refused, Err(p2p_discv4::Error::Record(_))));
     })
     .await;
 }
