@@ -163,7 +163,7 @@ async fn main() {
         let (mut min_known, mut sum_known, mut sum_live, mut min_geth) = (f64::MAX, 0.0, 0.0, g);
         for (node, set) in nodes.iter().zip(&learned) {
             let table = node.known_nodes().await;
-            let live = node.table_nodes().await.len() as f64;
+            let live = node.table_nodes().len() as f64;
             let known: HashSet<NodeId> = {
                 let mut set = set.lock().unwrap();
                 set.extend(table.iter().map(|r| r.enode.id));

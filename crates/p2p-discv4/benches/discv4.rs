@@ -152,7 +152,7 @@ fn lookups(c: &mut Criterion) {
         let known: usize = rt.block_on(async {
             let mut sum = 0;
             for node in &nodes {
-                sum += node.table_nodes().await.len();
+                sum += node.table_nodes().len();
             }
             sum
         });

@@ -65,6 +65,7 @@ impl Discv4 {
             local_enode,
             local_addr,
             enr: RwLock::new(enr),
+            nodes: RwLock::new(Vec::new()),
             counters: Counters::default(),
             events,
             config,
@@ -220,13 +221,11 @@ impl Discv4 {
         self.run_lookup(crate::lookup::random_id()).await
     }
 
-    /// Every live node of the table.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn table_nodes(&self) -> Vec<NodeRecord> {
-        self.call(Command::TableNodes).await.unwrap_or_default()
+    /// Every live node of the table, as of its last change (a snapshot the service keeps, so
+    /// this never waits for the service).
+    #[must_use]
+    pub fn table_nodes(&self) -> Vec<NodeRecord> {
+        self.shared.nodes()
     }
 
     /// Every live node of the table and every replacement candidate waiting for a slot

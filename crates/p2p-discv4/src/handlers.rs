@@ -230,10 +230,9 @@ impl Service {
             && self.table.set_enr(&sender, r.enr.clone())
             && let Some(updated) = self.table.get(&sender)
         {
-            let _ = self
-                .shared
-                .events
-                .send(Discv4Event::NodeUpdated(updated.clone()));
+            let updated = updated.clone();
+            self.publish_nodes();
+            let _ = self.shared.events.send(Discv4Event::NodeUpdated(updated));
         }
         if let Some(tx) = reply {
             let _ = tx.send(if matches {

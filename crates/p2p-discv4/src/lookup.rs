@@ -109,7 +109,7 @@ impl Discv4 {
                 }
             }
         }
-        let table: Vec<NodeRecord> = self.table_nodes().await;
+        let table: Vec<NodeRecord> = self.table_nodes();
         Ok(candidates
             .values()
             .filter(|c| c.answered)

@@ -26,12 +26,21 @@ pub(crate) struct Shared {
     pub(crate) local_enode: Enode,
     pub(crate) local_addr: SocketAddr,
     pub(crate) enr: RwLock<Enr>,
+    /// The live nodes as of the table's last change (readable without the service).
+    pub(crate) nodes: RwLock<Vec<NodeRecord>>,
     pub(crate) counters: Counters,
     pub(crate) events: broadcast::Sender<Discv4Event>,
     pub(crate) config: Discv4Config,
 }
 
 impl Shared {
+    pub(crate) fn nodes(&self) -> Vec<NodeRecord> {
+        match self.nodes.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     pub(crate) fn enr(&self) -> Enr {
         match self.enr.read() {
             Ok(g) => g.clone(),
@@ -49,7 +58,6 @@ pub(crate) enum Command {
     PingedUsRecently(Enode, oneshot::Sender<bool>),
     AddNode(Enode),
     SetEnrEntry(String, Vec<u8>, oneshot::Sender<Result<(), Error>>),
-    TableNodes(oneshot::Sender<Vec<NodeRecord>>),
     KnownNodes(oneshot::Sender<Vec<NodeRecord>>),
     Closest(NodeId, usize, oneshot::Sender<Vec<NodeRecord>>),
     Shutdown,
@@ -192,9 +200,6 @@ impl Service {
             Command::AddNode(enode) => self.send_ping(enode, AfterPong::Insert).await,
             Command::SetEnrEntry(key, value, reply) => {
                 let _ = reply.send(self.set_enr_entry(&key, value));
-            }
-            Command::TableNodes(reply) => {
-                let _ = reply.send(self.table.nodes());
             }
             Command::KnownNodes(reply) => {
                 let _ = reply.send(self.table.known());
@@ -383,7 +388,13 @@ impl Service {
     /// Inserts a node that just proved its endpoint; publishes the event.
     pub(crate) fn insert(&mut self, record: NodeRecord) {
         let id = record.enode.id;
-        if self.table.insert(record) == Inserted::Added
+        let before = self.table.get(&id).cloned();
+        let inserted = self.table.insert(record);
+        let after = self.table.get(&id);
+        if before.as_ref() != after {
+            self.publish_nodes();
+        }
+        if inserted == Inserted::Added
             && let Some(added) = self.table.get(&id)
         {
             let _ = self
@@ -396,10 +407,21 @@ impl Service {
     pub(crate) fn remove(&mut self, id: &NodeId) {
         let (removed, promoted) = self.table.remove(id);
         if removed.is_some() {
+            self.publish_nodes();
             let _ = self.shared.events.send(Discv4Event::NodeRemoved(*id));
         }
         if let Some(p) = promoted {
             let _ = self.shared.events.send(Discv4Event::NodeAdded(p));
+        }
+    }
+
+    /// Refreshes the snapshot behind [`Discv4::table_nodes`] (after a node came, went or
+    /// changed; not when only the order changed).
+    pub(crate) fn publish_nodes(&self) {
+        let nodes = self.table.nodes();
+        match self.shared.nodes.write() {
+            Ok(mut g) => *g = nodes,
+            Err(poisoned) => *poisoned.into_inner() = nodes,
         }
     }
 

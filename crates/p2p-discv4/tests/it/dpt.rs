@@ -64,7 +64,7 @@ async fn ethereumjs_dpt_and_peerwire_find_each_other() {
     // Direction 2: we find the DPT.
     within(
         30,
-        eventually(|| async { a.table_nodes().await.iter().any(|r| r.enode.id == dpt.id) }),
+        eventually(|| async { a.table_nodes().iter().any(|r| r.enode.id == dpt.id) }),
     )
     .await;
     let found = a.lookup(dpt.id).await.unwrap();

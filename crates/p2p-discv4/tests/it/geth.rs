@@ -137,9 +137,7 @@ async fn geth_and_peerwire_find_each_other() {
     // geth pings its bootnode at start; we ping it back and it enters our table.
     crate::loopback::within(
         90,
-        crate::loopback::eventually(|| async {
-            a.table_nodes().await.iter().any(|r| r.enode.id == gid)
-        }),
+        crate::loopback::eventually(|| async { a.table_nodes().iter().any(|r| r.enode.id == gid) }),
     )
     .await;
     let found = a.lookup(gid).await.unwrap();

@@ -55,7 +55,7 @@ async fn two_nodes_bond_find_each_other_and_exchange_records() {
             }
         }
         let (aid, bid) = (a.local_enode().id, b.local_enode().id);
-        eventually(|| async { b.table_nodes().await.iter().any(|r| r.enode.id == aid) }).await;
+        eventually(|| async { b.table_nodes().iter().any(|r| r.enode.id == aid) }).await;
         let found = a.lookup(bid).await.unwrap();
         assert_eq!(found[0].enode, b.local_enode());
         let found = b.lookup(aid).await.unwrap();
@@ -88,7 +88,7 @@ async fn a_changed_record_reaches_peers_through_the_seq_in_pongs() {
         let bid = b.local_enode().id;
         eventually(|| async {
             let aid = a.local_enode().id;
-            b.table_nodes().await.iter().any(|r| r.enode.id == aid)
+            b.table_nodes().iter().any(|r| r.enode.id == aid)
         })
         .await;
         b.set_enr_entry("x", vec![0x83, b'n', b'e', b'w'])
@@ -103,7 +103,6 @@ async fn a_changed_record_reaches_peers_through_the_seq_in_pongs() {
         assert_eq!(a.ping(&b.local_enode()).await.unwrap(), Some(seq + 1));
         eventually(|| async {
             a.table_nodes()
-                .await
                 .iter()
                 .any(|r| r.enode.id == bid && r.enr_seq() == seq + 1)
         })
@@ -159,7 +158,7 @@ async fn lookups_converge_on_sixteen_loopback_nodes() {
             }
         }
         for n in &nodes {
-            let known = n.table_nodes().await.len();
+            let known = n.table_nodes().len();
             assert!(known >= 12, "{} knows only {known} of 15", n.local_enode());
         }
         // A lookup for any node from any other finds it first.
@@ -209,7 +208,7 @@ async fn revalidation_removes_a_node_that_stopped_answering() {
         let b = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
         let bid = b.local_enode().id;
         a.ping(&b.local_enode()).await.unwrap();
-        assert_eq!(a.table_nodes().await.len(), 1);
+        assert_eq!(a.table_nodes().len(), 1);
         b.shutdown().await;
         loop {
             if let Discv4Event::NodeRemoved(id) = events.recv().await.unwrap() {
@@ -217,7 +216,7 @@ async fn revalidation_removes_a_node_that_stopped_answering() {
                 break;
             }
         }
-        assert!(a.table_nodes().await.is_empty());
+        assert!(a.table_nodes().is_empty());
     })
     .await;
 }

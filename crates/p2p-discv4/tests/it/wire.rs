@@ -72,7 +72,7 @@ async fn replayed_and_expired_packets_are_ignored() {
         kinds.sort_unstable();
         assert_eq!(kinds, ["ping", "pong"]);
         // It never answered our Ping, so it stays out of the table.
-        assert!(node.table_nodes().await.is_empty());
+        assert!(node.table_nodes().is_empty());
         // The same bytes again: no Pong.
         peer.socket.send_to(&ping, node.local_addr()).await.unwrap();
         assert_eq!(peer.drain().await, Vec::<&str>::new());
@@ -265,7 +265,7 @@ async fn find_node_is_answered_only_after_the_endpoint_proof() {
             }
         }
         assert!(got_ping && got_pong);
-        eventually(|| async { node.table_nodes().await.len() == 2 }).await;
+        eventually(|| async { node.table_nodes().len() == 2 }).await;
         peer.socket
             .send_to(&find_node(&peer), node.local_addr())
             .await
