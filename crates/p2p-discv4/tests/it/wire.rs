@@ -203,7 +203,8 @@ async fn without_a_rate_limit_the_maps_still_stay_under_their_caps() {
         flood_then_probe(&node, &flooder, &packets, true).await;
         let stats = node.stats();
         eprintln!("{stats:?}");
-        assert!(stats.packets_in > 1000, "{stats:?}");
+        // Enough got through to fill every capped map (the rest overflowed the socket buffer).
+        assert!(stats.packets_in > 500, "{stats:?}");
         assert!(stats.pending_replies <= 64, "{stats:?}");
         assert!(stats.seen_hashes <= 256, "{stats:?}");
         assert!(stats.bonds <= 32, "{stats:?}");
