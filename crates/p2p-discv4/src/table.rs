@@ -54,7 +54,7 @@ pub(crate) enum Inserted {
     Updated,
     /// The bucket is full (or the subnet limit hit); the node waits as a replacement.
     Replacement,
-    /// The node is ourselves.
+    /// The node is ourselves, or a live node moved to an address its subnet has no room for.
     Rejected,
 }
 
@@ -141,17 +141,21 @@ impl Table {
         };
         let id = record.enode.id;
         if let Some(pos) = bucket.entries.iter().position(|n| n.enode.id == id) {
-            let old_ip = bucket.entries.get(pos).map(|n| n.enode.ip);
-            let bucket = &mut self.buckets[index];
-            let old = bucket.entries.remove(pos);
+            let old = self.buckets[index].entries.remove(pos);
+            if old.enode.ip != record.enode.ip {
+                // A move to another address must respect the subnet limits like a newcomer.
+                self.count_ip(old.enode.ip, false);
+                if !self.subnet_ok(&self.buckets[index], record.enode.ip) {
+                    self.count_ip(old.enode.ip, true);
+                    self.buckets[index].entries.insert(pos, old);
+                    return Inserted::Rejected;
+                }
+                self.count_ip(record.enode.ip, true);
+            }
             if record.enr_seq() < old.enr_seq() {
                 record.enr = old.enr;
             }
-            bucket.entries.insert(0, record.clone());
-            if let Some(old_ip) = old_ip.filter(|ip| *ip != record.enode.ip) {
-                self.count_ip(old_ip, false);
-                self.count_ip(record.enode.ip, true);
-            }
+            self.buckets[index].entries.insert(0, record);
             return Inserted::Updated;
         }
         if bucket.entries.len() < BUCKET_SIZE && self.subnet_ok(bucket, record.enode.ip) {
@@ -337,6 +341,46 @@ mod tests {
             table.insert(record("127.0.0.1"));
         }
         assert!(table.len() > TABLE_SUBNET_LIMIT);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any mix of inserts and removals keeps the bucket sizes, the subnet limits and the
+        /// count consistent.
+        #[test]
+        fn invariants_hold_under_inserts_and_removals(
+            ops in proptest::collection::vec((0u8..4, 0usize..40, proptest::prelude::any::<bool>()), 1..300)
+        ) {
+            let keys: Vec<NodeKey> = (0..40).map(|i| NodeKey::from_bytes([i as u8 + 1; 32]).unwrap()).collect();
+            let local = NodeKey::from_bytes([99; 32]).unwrap().id();
+            let mut table = Table::new(&local, TableLimits::default());
+            let ips = ["8.8.8.8", "8.8.8.9", "9.9.9.9", "127.0.0.1"];
+            for (ip, key, remove) in ops {
+                let id = keys[key].id();
+                if remove {
+                    table.remove(&id);
+                } else {
+                    let addr: SocketAddr = format!("{}:30303", ips[ip as usize]).parse().unwrap();
+                    table.insert(NodeRecord::new(Enode::new(id, addr)));
+                }
+                let live: usize = table.buckets.iter().map(|b| b.entries.len()).sum();
+                proptest::prop_assert_eq!(live, table.len());
+                for b in &table.buckets {
+                    proptest::prop_assert!(b.entries.len() <= BUCKET_SIZE);
+                    proptest::prop_assert!(b.replacements.len() <= REPLACEMENTS);
+                    let per_net = |net: [u8; 8]| b.entries.iter().filter(|n| subnet(n.enode.ip) == net).count();
+                    proptest::prop_assert!(per_net(subnet("8.8.8.8".parse().unwrap())) <= BUCKET_SUBNET_LIMIT);
+                    let mut ids: Vec<_> = b.entries.iter().map(|n| n.enode.id).collect();
+                    ids.sort_by_key(|a| a.0);
+                    ids.dedup();
+                    proptest::prop_assert_eq!(ids.len(), b.entries.len());
+                }
+                let in_net = table.nodes().iter().filter(|n| subnet(n.enode.ip) == subnet("8.8.8.8".parse().unwrap())).count();
+                proptest::prop_assert!(in_net <= TABLE_SUBNET_LIMIT);
+                proptest::prop_assert_eq!(table.subnets.get(&subnet("8.8.8.8".parse().unwrap())).copied().unwrap_or(0), in_net);
+            }
+        }
     }
 
     #[test]
