@@ -14,6 +14,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
     ("dns", "p2p-dnsdisc", None),
+    ("discv4", "p2p-discv4", None),
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
 ];
