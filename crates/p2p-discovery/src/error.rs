@@ -13,4 +13,8 @@ pub enum Error {
     /// A node record's public key is not a valid secp256k1 point.
     #[error("node record has an invalid public key")]
     BadPublicKey,
+    // The peer pool.
+    /// The pool's RLPx listener could not be bound.
+    #[error("cannot bind the pool's RLPx host")]
+    Bind(#[source] p2p_rlpx::Error),
 }

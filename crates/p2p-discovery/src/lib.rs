@@ -8,6 +8,7 @@
 //! - [`eth_entry`]: the ENR `eth` entry (the fork id clients publish in their records) and the
 //!   compatibility check against a chain spec.
 //! - [`Candidate`] and [`Source`]: the common currency of every discovery source.
+//! - [`pool`]: the peer pool, from candidates to eth sessions within limits.
 //!
 //! # Example
 //!
@@ -25,6 +26,7 @@
 mod candidate;
 mod error;
 pub mod eth_entry;
+pub mod pool;
 
 pub use candidate::{Candidate, Source, enode_of};
 pub use error::Error;
