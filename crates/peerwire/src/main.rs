@@ -11,8 +11,10 @@
 mod cli_json;
 mod datadir;
 mod devnet;
+mod discover;
 mod endpoint;
 mod export;
+mod finding;
 mod import;
 mod node;
 mod output;

@@ -90,6 +90,7 @@ pub(super) struct Parts {
     pub(super) sessions: mpsc::Sender<Session>,
     pub(super) stats: Arc<Mutex<PoolStats>>,
     pub(super) stop: watch::Receiver<bool>,
+    pub(super) paused: Arc<AtomicBool>,
 }
 
 /// The pool's loop: await [`PoolDriver::run`] (or spawn it). It returns after [`super::PoolHandle::shutdown`] or
@@ -213,6 +214,9 @@ impl PoolDriver {
     }
 
     fn start_dials(&mut self, dials: &mut FuturesUnordered<BoxFut<DialEnd>>) {
+        if self.parts.paused.load(Ordering::Acquire) {
+            return;
+        }
         while let Some(enode) = self.book.next_dial() {
             self.stats.dials += 1;
             let up = Arc::new(AtomicBool::new(false));

@@ -23,6 +23,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,7 +39,6 @@ pub use driver::PoolDriver;
 
 /// Limits and timeouts of a [`Pool`].
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct PoolConfig {
     /// The most outbound eth sessions at once.
     pub max_outbound: usize,
@@ -218,9 +218,16 @@ pub struct PoolHandle {
     stats: Arc<Mutex<PoolStats>>,
     host: Host,
     stop: Arc<watch::Sender<bool>>,
+    paused: Arc<AtomicBool>,
 }
 
 impl PoolHandle {
+    /// Stops (`false`) or resumes (`true`) starting new dials; sessions up and dials in progress go on, and
+    /// candidates keep queuing (within the queue's bound). A consumer that has the peers it wants pauses.
+    pub fn set_dialing(&self, on: bool) {
+        self.paused.store(!on, Ordering::Release);
+    }
+
     /// A sender for a discovery source to feed candidates into.
     #[must_use]
     pub fn sender(&self) -> mpsc::Sender<Candidate> {
@@ -304,6 +311,7 @@ impl Pool {
         let (session_tx, session_rx) = mpsc::channel(config.session_capacity.max(1));
         let stats = Arc::new(Mutex::new(PoolStats::default()));
         let stop = Arc::new(watch::Sender::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
         let driver = PoolDriver::new(driver::Parts {
             config,
             host: host.clone(),
@@ -315,6 +323,7 @@ impl Pool {
             sessions: session_tx,
             stats: stats.clone(),
             stop: stop.subscribe(),
+            paused: paused.clone(),
         });
         Ok(PoolParts {
             handle: PoolHandle {
@@ -322,6 +331,7 @@ impl Pool {
                 stats,
                 host,
                 stop,
+                paused,
             },
             driver,
             sessions: session_rx,
