@@ -1,0 +1,68 @@
+//! Conversions between discv5's records and keys and peerwire's.
+//!
+//! discv5 signs and stores records with `enr::CombinedKey` (k256); the rest of peerwire uses
+//! secp256k1 keys. Both are the "v4" identity scheme over the same curve, so one record parses into
+//! either key type, and one 32-byte secret gives the same node id in both worlds.
+
+use std::str::FromStr;
+
+use enr::{CombinedKey, NodeId};
+use p2p_rlpx::NodeKey;
+
+use crate::{Candidate, Enr, Error, Source};
+
+/// discv5's view of a secp256k1 node key: the same 32 secret bytes as a `CombinedKey`.
+///
+/// # Errors
+///
+/// [`Error::Discv5Key`] if k256 refuses the bytes (never for a valid secp256k1 key).
+pub fn combined_key(key: &NodeKey) -> Result<CombinedKey, Error> {
+    let mut secret = key.secret_key().to_secret_bytes();
+    let combined = CombinedKey::secp256k1_from_bytes(&mut secret);
+    // `secp256k1_from_bytes` zeroes its input; clear it on the error path as well.
+    secret.fill(0);
+    combined.map_err(|e| Error::Discv5Key(e.to_string()))
+}
+
+/// The discv5 node id (keccak256 of the uncompressed public key) of a peerwire node id.
+///
+/// # Errors
+///
+/// [`Error::BadPublicKey`] if `id` is not a point on the curve.
+pub fn node_id_of(id: &p2p_msg::NodeId) -> Result<NodeId, Error> {
+    let mut uncompressed = [0u8; 65];
+    uncompressed[0] = 0x04;
+    uncompressed[1..].copy_from_slice(&id.0);
+    let key = secp256k1::PublicKey::from_byte_array_uncompressed(uncompressed)
+        .map_err(|_| Error::BadPublicKey)?;
+    Ok(NodeId::from(key))
+}
+
+/// A discv5 record as peerwire's record type.
+///
+/// # Errors
+///
+/// [`Error::BadRecord`] if the record does not re-parse (for example an ed25519 record, which
+/// discv5 accepts and peerwire does not).
+pub fn to_enr(record: &discv5::Enr) -> Result<Enr, Error> {
+    Enr::from_str(&record.to_base64()).map_err(Error::BadRecord)
+}
+
+/// A peerwire record as discv5's record type.
+///
+/// # Errors
+///
+/// [`Error::BadRecord`] never in practice (the record was valid when parsed or built).
+pub fn from_enr(record: &Enr) -> Result<discv5::Enr, Error> {
+    discv5::Enr::from_str(&record.to_base64()).map_err(Error::BadRecord)
+}
+
+/// A discv5 record as a [`Candidate`] (`Source::Discv5`).
+///
+/// # Errors
+///
+/// [`Error::BadRecord`] as [`to_enr`]; [`Error::NoEndpoint`] when the record has no IP or no TCP
+/// port (a discovery-only node cannot be dialed over RLPx).
+pub fn candidate_of(record: &discv5::Enr) -> Result<Candidate, Error> {
+    Candidate::from_enr(to_enr(record)?, Source::Discv5)
+}

@@ -1,0 +1,1 @@
+//! @chainsafe/discv5 as a second implementation.

@@ -1,0 +1,1 @@
+//! geth: its discv5 test suite and geth as a peer.
