@@ -1,0 +1,1 @@
+//! A local DNS server for the hickory resolver (filled in below).

@@ -1,0 +1,1 @@
+//! Interop with geth's `devp2p dns` tool (filled in below).
