@@ -2,10 +2,16 @@
 //! and EIP-1459 DNS lists, each feeding [`Candidate`]s to a channel (the peer pool's, or the crawler's).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use chain_types::ChainSpec;
+use p2p_discovery::eth_entry::EthEntry;
+use p2p_discovery::v5::{Discv5, Discv5Config};
 use p2p_discovery::{Candidate, Enr, Source};
-use p2p_rlpx::Enode;
+use p2p_dnsdisc::{HickoryResolver, Link};
+use p2p_rlpx::{Enode, NodeKey};
+use tokio::sync::mpsc;
 
 /// A discovery protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -102,10 +108,18 @@ pub(crate) fn parse_bootnodes(texts: &[String]) -> anyhow::Result<Vec<Bootnode>>
         .collect()
 }
 
+/// Pause between two random lookups of one protocol.
+const LOOKUP_PAUSE: Duration = Duration::from_millis(500);
+/// Pause after a failed lookup or DNS resolution.
+const RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// How often a DNS list is resolved again.
+const DNS_REFRESH: Duration = Duration::from_secs(600);
+
 /// The running discovery sources; dropping the value stops them.
 #[derive(Debug, Default)]
 pub(crate) struct Sources {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    v5: Option<Discv5>,
 }
 
 impl Drop for Sources {
@@ -113,25 +127,156 @@ impl Drop for Sources {
         for task in &self.tasks {
             task.abort();
         }
+        if let Some(v5) = &self.v5 {
+            v5.shutdown();
+        }
     }
+}
+
+/// The local addresses of the running discovery protocols, for `serve` to print.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LocalRecords {
+    /// The discv4 `enode://` URL (with `?discport=` when UDP differs from TCP).
+    pub(crate) v4_enode: Option<String>,
+    /// The discv5 UDP address.
+    pub(crate) v5_addr: Option<SocketAddr>,
+    /// The node record (`enr:…`) discv5 announces.
+    pub(crate) enr: Option<String>,
 }
 
 impl Sources {
     /// Starts the sources `args` asks for on `spec`'s network, announcing RLPx on `tcp_port` and `eth` in the
-    /// records; every node found goes to `found` (bootnodes with an RLPx endpoint first).
+    /// records; every node found goes to `found` (first the bootnodes with an RLPx endpoint, as static
+    /// candidates, when `dial_bootnodes`).
     pub(crate) async fn start(
-        spec: &chain_types::ChainSpec,
+        spec: &ChainSpec,
         args: &DiscoveryArgs,
-        key: &p2p_rlpx::NodeKey,
+        key: &NodeKey,
         tcp_port: u16,
-        eth: Option<p2p_discovery::eth_entry::EthEntry>,
-        found: tokio::sync::mpsc::Sender<Candidate>,
+        eth: Option<EthEntry>,
+        found: mpsc::Sender<Candidate>,
+        dial_bootnodes: bool,
     ) -> anyhow::Result<Self> {
-        let _ = (spec, key, tcp_port, eth);
-        let bootnodes = parse_bootnodes(&args.bootnodes)?;
-        for candidate in bootnodes.iter().filter_map(Bootnode::candidate) {
-            let _ = found.try_send(candidate);
+        let bootnodes = parse_bootnodes(&bootnode_texts(spec, args))?;
+        if dial_bootnodes {
+            for candidate in bootnodes.iter().filter_map(Bootnode::candidate) {
+                let _ = found.try_send(candidate);
+            }
         }
-        Ok(Self::default())
+        let mut sources = Self::default();
+        let protocols = args.protocols();
+        if protocols.contains(&Protocol::V4) {
+            tracing::warn!("discovery v4 is not available in this build; using v5 and DNS only");
+        }
+        if protocols.contains(&Protocol::V5) {
+            let mut listen = args.listen;
+            if listen.port() != 0 {
+                listen.set_port(listen.port().wrapping_add(1));
+            }
+            let mut config = Discv5Config::new(listen).tcp_port(tcp_port);
+            if let Some(eth) = &eth {
+                config = config.eth_entry(eth);
+            }
+            for boot in &bootnodes {
+                if let Bootnode::Enr(enr) = boot {
+                    config = config.bootnode((**enr).clone());
+                }
+            }
+            let v5 = Discv5::bind(key, config)
+                .await
+                .with_context(|| format!("cannot start discovery v5 on {listen}"))?;
+            sources
+                .tasks
+                .push(tokio::spawn(lookups_v5(v5.clone(), found.clone())));
+            sources.v5 = Some(v5);
+        }
+        for text in dns_texts(spec, args) {
+            let link: Link = text
+                .parse()
+                .map_err(|e| anyhow::anyhow!("bad --dns `{text}`: {e}"))?;
+            sources
+                .tasks
+                .push(tokio::spawn(resolve_dns(link, found.clone())));
+        }
+        Ok(sources)
+    }
+
+    /// What the running protocols announce.
+    pub(crate) fn local(&self) -> LocalRecords {
+        LocalRecords {
+            v4_enode: None,
+            v5_addr: self.v5.as_ref().map(Discv5::listen_addr),
+            enr: self.v5.as_ref().map(Discv5::local_enr_text),
+        }
+    }
+}
+
+/// The bootnodes: the flags', else the chain's built-in ones.
+fn bootnode_texts(spec: &ChainSpec, args: &DiscoveryArgs) -> Vec<String> {
+    let _ = spec;
+    args.bootnodes.clone()
+}
+
+/// The DNS lists: the flags', else the chain's built-in ones.
+fn dns_texts(spec: &ChainSpec, args: &DiscoveryArgs) -> Vec<String> {
+    let _ = spec;
+    args.dns.clone()
+}
+
+/// Random discv5 lookups in a loop; every node found goes to `found`.
+async fn lookups_v5(v5: Discv5, found: mpsc::Sender<Candidate>) {
+    loop {
+        match v5.lookup_random().await {
+            Ok(candidates) => {
+                for candidate in candidates {
+                    if found.send(candidate).await.is_err() {
+                        return;
+                    }
+                }
+                for enr in v5.table_entries() {
+                    if let Ok(candidate) = Candidate::from_enr(enr, Source::Discv5)
+                        && found.send(candidate).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(LOOKUP_PAUSE).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "discv5 lookup failed");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// Resolves an EIP-1459 list now and every [`DNS_REFRESH`]; every record goes to `found`.
+async fn resolve_dns(link: Link, found: mpsc::Sender<Candidate>) {
+    let resolver = match HickoryResolver::system(Duration::from_secs(5), 2) {
+        Ok(resolver) => resolver,
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS resolver; skipping the DNS lists");
+            return;
+        }
+    };
+    let mut client = p2p_dnsdisc::Client::new(resolver, p2p_dnsdisc::Config::default());
+    loop {
+        match client.resolve(&link).await {
+            Ok(resolved) => {
+                tracing::info!(tree = %link.domain(), records = resolved.records.len(), "DNS list resolved");
+                for enr in resolved.records {
+                    if let Ok(candidate) = Candidate::from_enr(enr, Source::Dns)
+                        && found.send(candidate).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(DNS_REFRESH).await;
+            }
+            Err(e) => {
+                tracing::warn!(tree = %link.domain(), error = %e, "DNS list failed");
+                tokio::time::sleep(RETRY_PAUSE.max(Duration::from_secs(30))).await;
+            }
+        }
     }
 }

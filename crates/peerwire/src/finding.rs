@@ -95,6 +95,7 @@ pub(crate) async fn find_peers(
         handle.local_enode().tcp_port,
         Some(p2p_discovery::eth_entry::EthEntry::new(filter.current())),
         handle.sender(),
+        true,
     )
     .await?;
     let mut found = Found {
