@@ -107,7 +107,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let (found_tx, mut found) = mpsc::channel(1024);
     let entry = p2p_discovery::eth_entry::EthEntry::new(filter.current());
     let sources = Sources::start(
-        &spec,
+        Some(&spec),
         &args.discovery,
         &key,
         handle.local_enode().tcp_port,

@@ -149,7 +149,7 @@ impl Sources {
     /// records; every node found goes to `found` (first the bootnodes with an RLPx endpoint, as static
     /// candidates, when `dial_bootnodes`).
     pub(crate) async fn start(
-        spec: &ChainSpec,
+        spec: Option<&ChainSpec>,
         args: &DiscoveryArgs,
         key: &NodeKey,
         tcp_port: u16,
@@ -212,13 +212,13 @@ impl Sources {
 }
 
 /// The bootnodes: the flags', else the chain's built-in ones.
-fn bootnode_texts(spec: &ChainSpec, args: &DiscoveryArgs) -> Vec<String> {
+fn bootnode_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String> {
     let _ = spec;
     args.bootnodes.clone()
 }
 
 /// The DNS lists: the flags', else the chain's built-in ones.
-fn dns_texts(spec: &ChainSpec, args: &DiscoveryArgs) -> Vec<String> {
+fn dns_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String> {
     let _ = spec;
     args.dns.clone()
 }
@@ -279,4 +279,93 @@ async fn resolve_dns(link: Link, found: mpsc::Sender<Candidate>) {
             }
         }
     }
+}
+
+/// `peerwire serve --discovery`: what to run.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeDiscovery {
+    /// The discovery protocols.
+    pub(crate) protocols: Vec<Protocol>,
+    /// Bootnodes (`enode://` or `enr:`).
+    pub(crate) bootnodes: Vec<String>,
+    /// The most inbound peers.
+    pub(crate) max_peers: usize,
+}
+
+/// Serves `store` over eth through the peer pool (inbound only, within `max_peers`) and answers discovery on
+/// UDP, until Ctrl-C. Prints the enode on the first line and a JSON object with the record on the second.
+pub(crate) async fn serve_with_discovery(
+    spec: Option<&ChainSpec>,
+    chain: &crate::datadir::ChainId,
+    store: std::sync::Arc<dyn chain_types::ChainStore>,
+    key: NodeKey,
+    listen: SocketAddr,
+    options: &ServeDiscovery,
+) -> anyhow::Result<()> {
+    use p2p_discovery::pool::{Pool, PoolConfig, PoolParts};
+
+    let node = crate::node::eth_node(chain, store)?;
+    let (_, filter) = node
+        .local_status(eth_wire::EthVersion::Eth69)
+        .context("cannot read the store's head")?;
+    let mut host = p2p_rlpx::HostConfig::new(key.clone());
+    host.listen_addr = listen;
+    host.client_id = crate::node::client_id();
+    let config = PoolConfig {
+        max_outbound: 0,
+        max_inbound: options.max_peers,
+        ..PoolConfig::default()
+    };
+    let PoolParts {
+        handle,
+        driver,
+        mut sessions,
+        ..
+    } = Pool::bind(config, host, node, None)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let mut driver = tokio::spawn(driver.run());
+    let enode = handle.local_enode();
+    let args = DiscoveryArgs {
+        bootnodes: options.bootnodes.clone(),
+        dns: Vec::new(),
+        discovery: options.protocols.clone(),
+        v4: false,
+        v5: false,
+        listen: SocketAddr::new(enode.ip, enode.tcp_port),
+    };
+    // Nothing is dialed: the nodes found only fill the tables.
+    let (found_tx, mut found) = mpsc::channel(64);
+    let sources = Sources::start(
+        spec,
+        &args,
+        &key,
+        enode.tcp_port,
+        Some(EthEntry::new(filter.current())),
+        found_tx,
+        false,
+    )
+    .await?;
+    crate::output::line(&enode.to_string()).context("cannot write to stdout")?;
+    let local = sources.local();
+    let info = serde_json::json!({
+        "enode": enode.to_string(),
+        "enr": local.enr,
+        "discv4": local.v4_enode,
+        "discv5": local.v5_addr.map(|a| a.to_string()),
+    });
+    crate::output::line(&info.to_string()).context("cannot write to stdout")?;
+    let result = loop {
+        tokio::select! {
+            Some(_) = found.recv() => {}
+            Some(session) = sessions.recv() => {
+                tracing::info!(peer = %session.id, client = %session.client_id, "inbound eth peer");
+            }
+            result = &mut driver => break result.context("the peer pool failed"),
+            signal = tokio::signal::ctrl_c() => break signal.context("cannot listen for Ctrl-C"),
+        }
+    };
+    drop(sources);
+    handle.shutdown();
+    result
 }

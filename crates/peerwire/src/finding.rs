@@ -89,7 +89,7 @@ pub(crate) async fn find_peers(
         handle.add(Candidate::new(*enode, Source::Static));
     }
     let sources = Sources::start(
-        spec,
+        Some(spec),
         args,
         &key,
         handle.local_enode().tcp_port,
