@@ -25,6 +25,7 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("eth-wire", Some(&["p2p-msg", "chain-types"])),
     ("chain-downloader", Some(&["chain-types"])),
     ("p2p-pss", Some(&["p2p-msg", "p2p-rlpx"])),
+    ("p2p-discv4", Some(&["p2p-msg", "p2p-rlpx"])),
     ("rpc-client", Some(&[])),
     ("rpc-ws", Some(&["rpc-client"])),
     ("rpc-http", Some(&["rpc-client"])),

@@ -1,0 +1,169 @@
+//! geth as the other implementation: its `devp2p discv4 test` suite against a peerwire node,
+//! and a geth node with discovery on that finds us and that we find.
+
+use std::time::Duration;
+
+use p2p_discv4::Discv4;
+use p2p_rlpx::NodeKey;
+use tokio::process::Command;
+
+use crate::loopback::config;
+
+pub(crate) fn env_path(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the reference-peer tests through `cargo xtask test`")
+    })
+}
+
+/// Every test of geth's suite (15 in v1.17.10) passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs reference peers: run cargo xtask test"]
+async fn geth_devp2p_discv4_suite_passes() {
+    let devp2p = env_path("PEERWIRE_GETH_DEVP2P");
+    let node = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+    let enode = node.local_enode().to_string();
+    let output = tokio::time::timeout(
+        Duration::from_secs(300),
+        Command::new(devp2p)
+            .args(["discv4", "test", "--remote", &enode])
+            .args(["--listen1", "127.0.0.1", "--listen2", "127.0.0.2"])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the suite finishes in 5 minutes")
+    .expect("devp2p runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{text}");
+    eprintln!("{:?}", node.stats());
+    assert!(
+        output.status.success(),
+        "geth's discv4 suite failed:\n{text}"
+    );
+    let summary = text
+        .lines()
+        .find_map(|l| l.trim().strip_suffix(" tests passed."))
+        .and_then(|l| l.split_once('/'))
+        .map(|(a, b)| (a.parse::<u32>().unwrap(), b.parse::<u32>().unwrap()))
+        .expect("a summary line");
+    assert!(
+        summary.0 == summary.1 && summary.1 >= 14,
+        "{summary:?}:\n{text}"
+    );
+}
+
+/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound, then released).
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A geth node with discovery v4 on loopback, bootstrapped from `bootnode`.
+struct GethNode {
+    _child: tokio::process::Child,
+    _datadir: tempfile::TempDir,
+    enode: p2p_rlpx::Enode,
+}
+
+async fn start_geth(bootnode: &p2p_rlpx::Enode) -> GethNode {
+    let geth = env_path("PEERWIRE_GETH");
+    let datadir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = datadir.path().join("peerwire.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[Node.P2P]\nListenAddr = \"127.0.0.1:{port}\"\nNoDiscovery = false\nDiscoveryV4 = true\nDiscoveryV5 = false\nMaxPeers = 10\n"
+        ),
+    )
+    .unwrap();
+    let key = NodeKey::generate();
+    let log = std::fs::File::create(datadir.path().join("geth.log")).unwrap();
+    let child = Command::new(geth)
+        .arg("--config")
+        .arg(&config)
+        .arg("--datadir")
+        .arg(datadir.path())
+        .args([
+            "--nodekeyhex",
+            &key.to_hex(),
+            "--nat",
+            "none",
+            "--ipcdisable",
+        ])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--discovery.port",
+            &port.to_string(),
+        ])
+        .args(["--bootnodes", &bootnode.to_string(), "--verbosity", "4"])
+        .args([
+            "--authrpc.port",
+            &free_port().to_string(),
+            "--authrpc.addr",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("geth starts");
+    let enode = p2p_rlpx::Enode::new(key.id(), ([127, 0, 0, 1], port).into());
+    GethNode {
+        _child: child,
+        _datadir: datadir,
+        enode,
+    }
+}
+
+/// geth, bootstrapped from a peerwire node, enters its table and answers its lookup; a
+/// second peerwire node that knows only geth finds the first through geth's table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs reference peers: run cargo xtask test"]
+async fn geth_and_peerwire_find_each_other() {
+    let a = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+    let geth = start_geth(&a.local_enode()).await;
+    let gid = geth.enode.id;
+    // geth pings its bootnode at start; we ping it back and it enters our table.
+    crate::loopback::within(
+        90,
+        crate::loopback::eventually(|| async {
+            a.table_nodes().await.iter().any(|r| r.enode.id == gid)
+        }),
+    )
+    .await;
+    let found = a.lookup(gid).await.unwrap();
+    assert_eq!(found.first().map(|r| r.enode.id), Some(gid), "{found:?}");
+    let record = a.request_enr(&geth.enode).await.unwrap();
+    assert_eq!(p2p_rlpx::node_id(&record.public_key()), gid);
+    assert_eq!(record.udp4(), Some(geth.enode.udp_port));
+
+    // The other direction: geth's table holds `a`, so a node that knows only geth finds it.
+    let c_config = p2p_discv4::Discv4Config {
+        bootnodes: vec![geth.enode],
+        ..config()
+    };
+    let c = Discv4::bind(&NodeKey::generate(), c_config).await.unwrap();
+    let aid = a.local_enode().id;
+    let found = crate::loopback::within(60, async {
+        loop {
+            let found = c.lookup(aid).await.unwrap();
+            if found.iter().any(|r| r.enode.id == aid) {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await;
+    assert_eq!(found[0].enode, a.local_enode());
+}
