@@ -9,6 +9,7 @@ use chain_types::ChainSpec;
 use p2p_discovery::eth_entry::EthEntry;
 use p2p_discovery::v5::{Discv5, Discv5Config};
 use p2p_discovery::{Candidate, Enr, Source};
+use p2p_discv4::{Discv4, Discv4Config, NodeRecord};
 use p2p_dnsdisc::{HickoryResolver, Link};
 use p2p_rlpx::{Enode, NodeKey};
 use tokio::sync::mpsc;
@@ -112,6 +113,10 @@ pub(crate) fn parse_bootnodes(texts: &[String]) -> anyhow::Result<Vec<Bootnode>>
 const LOOKUP_PAUSE: Duration = Duration::from_millis(500);
 /// Pause after a failed lookup or DNS resolution.
 const RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// ENRRequests in flight at once.
+const ENR_REQUESTS: usize = 16;
+/// The most discv4 nodes whose record is asked for (one crawl's worth).
+const MAX_ENR_ASKED: usize = 100_000;
 /// How often a DNS list is resolved again.
 const DNS_REFRESH: Duration = Duration::from_secs(600);
 
@@ -119,6 +124,7 @@ const DNS_REFRESH: Duration = Duration::from_secs(600);
 #[derive(Debug, Default)]
 pub(crate) struct Sources {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    v4: Option<Discv4>,
     v5: Option<Discv5>,
 }
 
@@ -166,7 +172,33 @@ impl Sources {
         let mut sources = Self::default();
         let protocols = args.protocols();
         if protocols.contains(&Protocol::V4) {
-            tracing::warn!("discovery v4 is not available in this build; using v5 and DNS only");
+            let mut config = Discv4Config {
+                listen_addr: args.listen,
+                tcp_port: Some(tcp_port),
+                ..Discv4Config::default()
+            };
+            if let Some(eth) = &eth {
+                config
+                    .enr_entries
+                    .push((p2p_discovery::eth_entry::ENR_KEY.to_owned(), eth.to_rlp()));
+            }
+            for boot in &bootnodes {
+                match boot {
+                    Bootnode::Enode(enode) => config.bootnodes.push(*enode),
+                    Bootnode::Enr(enr) => {
+                        if let Ok(enode) = p2p_discovery::enode_of(enr) {
+                            config.bootnodes.push(enode);
+                        }
+                    }
+                }
+            }
+            let v4 = Discv4::bind(key, config)
+                .await
+                .with_context(|| format!("cannot start discovery v4 on {}", args.listen))?;
+            sources
+                .tasks
+                .push(tokio::spawn(lookups_v4(v4.clone(), found.clone())));
+            sources.v4 = Some(v4);
         }
         if protocols.contains(&Protocol::V5) {
             let mut listen = args.listen;
@@ -204,7 +236,7 @@ impl Sources {
     /// What the running protocols announce.
     pub(crate) fn local(&self) -> LocalRecords {
         LocalRecords {
-            v4_enode: None,
+            v4_enode: self.v4.as_ref().map(|v4| v4.local_enode().to_string()),
             v5_addr: self.v5.as_ref().map(Discv5::listen_addr),
             enr: self.v5.as_ref().map(Discv5::local_enr_text),
         }
@@ -221,6 +253,56 @@ fn bootnode_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String>
 fn dns_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String> {
     let _ = spec;
     args.dns.clone()
+}
+
+/// A discv4 node as a candidate: its record's `eth` entry travels along when it was fetched.
+fn candidate_v4(record: NodeRecord) -> Candidate {
+    Candidate {
+        enode: record.enode,
+        enr: record.enr,
+        source: Source::Discv4,
+    }
+}
+
+/// Random discv4 lookups in a loop; every node found (and every node of the table) goes to `found`.
+/// Nodes found without a record get an ENRRequest (EIP-868) first, so that their `eth` entry is known; each
+/// node's record is asked for once (the set of those asked is bounded by [`MAX_ENR_ASKED`]).
+async fn lookups_v4(v4: Discv4, found: mpsc::Sender<Candidate>) {
+    use futures::stream::StreamExt as _;
+    let mut asked = std::collections::HashSet::new();
+    loop {
+        match v4.lookup_random().await {
+            Ok(records) => {
+                let table = v4.table_nodes().await;
+                let fresh: Vec<NodeRecord> = records
+                    .into_iter()
+                    .chain(table)
+                    .filter(|r| asked.len() < MAX_ENR_ASKED && asked.insert(r.enode.id))
+                    .collect();
+                let mut enriched = futures::stream::iter(fresh)
+                    .map(|mut record| {
+                        let v4 = v4.clone();
+                        async move {
+                            if record.enr.is_none() {
+                                record.enr = v4.request_enr(&record.enode).await.ok();
+                            }
+                            record
+                        }
+                    })
+                    .buffer_unordered(ENR_REQUESTS);
+                while let Some(record) = enriched.next().await {
+                    if found.send(candidate_v4(record)).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(LOOKUP_PAUSE).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "discv4 lookup failed");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
 }
 
 /// Random discv5 lookups in a loop; every node found goes to `found`.
