@@ -15,6 +15,8 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("rpc", "peerwire-tests", Some("rpc")),
     ("downloader", "chain-downloader", None),
     ("rlpx", "p2p-rlpx", None),
+    ("dns", "p2p-dnsdisc", None),
+    ("discv4", "p2p-discv4", None),
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
     ("discovery", "peerwire-tests", Some("discovery")),

@@ -26,6 +26,8 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("chain-downloader", Some(&["chain-types"])),
     ("p2p-pss", Some(&["p2p-msg", "p2p-rlpx"])),
     ("p2p-discv4", Some(&["p2p-msg", "p2p-rlpx"])),
+    // A p2p leaf with no workspace dependency; chain-types only for its tests of the built-in trees.
+    ("p2p-dnsdisc", Some(&["chain-types"])),
     ("rpc-client", Some(&[])),
     ("rpc-ws", Some(&["rpc-client"])),
     ("rpc-http", Some(&["rpc-client"])),

@@ -92,6 +92,9 @@ impl Default for Discv4Config {
 pub enum Discv4Event {
     /// A node proved its endpoint and entered a bucket.
     NodeAdded(NodeRecord),
+    /// A live node's record was fetched or replaced by a newer one (for example, with the
+    /// `eth` entry a peer pool filters on).
+    NodeUpdated(NodeRecord),
     /// A node failed revalidation and left its bucket.
     NodeRemoved(NodeId),
 }

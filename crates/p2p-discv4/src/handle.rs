@@ -229,6 +229,16 @@ impl Discv4 {
         self.call(Command::TableNodes).await.unwrap_or_default()
     }
 
+    /// Every live node of the table and every replacement candidate waiting for a slot
+    /// (nodes that proved their endpoint while their bucket was full).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn known_nodes(&self) -> Vec<NodeRecord> {
+        self.call(Command::KnownNodes).await.unwrap_or_default()
+    }
+
     /// Pings a node in the background; it enters the table if it answers.
     ///
     /// # Errors

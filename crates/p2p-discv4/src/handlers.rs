@@ -8,7 +8,7 @@ use p2p_msg::NodeId;
 use p2p_rlpx::Enode;
 use tracing::trace;
 
-use crate::config::Counters;
+use crate::config::{Counters, Discv4Event};
 use crate::node::{Key, NodeRecord, relay_ok};
 use crate::packet::{
     self, Endpoint, EnrResponse, FindNode, Message, Neighbors, Packet, Ping, Pong,
@@ -145,7 +145,11 @@ impl Service {
             .pending
             .iter()
             .any(|p| p.node.id == node.id && matches!(p.expect, Expect::Enr { .. }));
-        if !already && self.has_bond(&node.id, node.ip) {
+        // Both proofs are needed: the node answers ENRRequests only once it has our Pong.
+        if !already
+            && self.has_bond(&node.id, node.ip)
+            && self.pinged_us_recently(&node.id, node.ip)
+        {
             self.send_enr_request(node, None).await;
         }
     }
@@ -222,8 +226,14 @@ impl Service {
             return;
         };
         let matches = p2p_rlpx::node_id(&r.enr.public_key()) == sender;
-        if matches {
-            self.table.set_enr(&sender, r.enr.clone());
+        if matches
+            && self.table.set_enr(&sender, r.enr.clone())
+            && let Some(updated) = self.table.get(&sender)
+        {
+            let _ = self
+                .shared
+                .events
+                .send(Discv4Event::NodeUpdated(updated.clone()));
         }
         if let Some(tx) = reply {
             let _ = tx.send(if matches {

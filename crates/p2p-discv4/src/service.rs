@@ -50,6 +50,7 @@ pub(crate) enum Command {
     AddNode(Enode),
     SetEnrEntry(String, Vec<u8>, oneshot::Sender<Result<(), Error>>),
     TableNodes(oneshot::Sender<Vec<NodeRecord>>),
+    KnownNodes(oneshot::Sender<Vec<NodeRecord>>),
     Closest(NodeId, usize, oneshot::Sender<Vec<NodeRecord>>),
     Shutdown,
 }
@@ -195,6 +196,9 @@ impl Service {
             Command::TableNodes(reply) => {
                 let _ = reply.send(self.table.nodes());
             }
+            Command::KnownNodes(reply) => {
+                let _ = reply.send(self.table.known());
+            }
             Command::Closest(target, n, reply) => {
                 let key = crate::node::Key::of(&target);
                 let _ = reply.send(self.table.closest(&key, n));
@@ -236,7 +240,7 @@ impl Service {
             .is_some_and(|t| t.elapsed() < limit)
     }
 
-    fn pinged_us_recently(&self, id: &NodeId, ip: IpAddr) -> bool {
+    pub(crate) fn pinged_us_recently(&self, id: &NodeId, ip: IpAddr) -> bool {
         let limit = self.config().timeouts.bond_expiration;
         self.bonds
             .get(&(*id, ip))

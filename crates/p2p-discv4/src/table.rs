@@ -237,7 +237,7 @@ impl Table {
             .flat_map(|b| b.entries.iter())
             .map(|r| (r, target.distance(&Key::of(&r.enode.id))))
             .collect();
-        all.sort_by(|a, b| a.1.cmp(&b.1));
+        all.sort_by_key(|a| a.1);
         all.into_iter().take(n).map(|(r, _)| r.clone()).collect()
     }
 
@@ -246,6 +246,14 @@ impl Table {
         self.buckets
             .iter()
             .flat_map(|b| b.entries.iter().cloned())
+            .collect()
+    }
+
+    /// Every live node and every replacement candidate.
+    pub(crate) fn known(&self) -> Vec<NodeRecord> {
+        self.buckets
+            .iter()
+            .flat_map(|b| b.entries.iter().chain(b.replacements.iter()).cloned())
             .collect()
     }
 

@@ -116,6 +116,7 @@ impl Config {
 
 /// One tree as synced: its link, its verified root, its node records and its links.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SyncedTree {
     /// The link the tree was reached by.
     pub link: Link,
@@ -129,6 +130,7 @@ pub struct SyncedTree {
 
 /// The result of [`Client::resolve`]: every tree reached and the union of their records.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Resolved {
     /// The node records of every tree reached, one per node id (the highest `seq` wins).
     pub records: Vec<Enr>,
@@ -165,6 +167,13 @@ impl Subtree {
     }
 }
 
+/// Whether `text` starts like one of the four entry kinds.
+fn is_entry_kind(text: &str) -> bool {
+    [ROOT_PREFIX, BRANCH_PREFIX, ENR_PREFIX, LINK_PREFIX]
+        .iter()
+        .any(|p| text.starts_with(p))
+}
+
 /// Lookups with the checks every entry goes through (timeout, TXT size, hash, kind).
 #[derive(Debug)]
 pub(crate) struct Fetcher<'a, R> {
@@ -183,14 +192,17 @@ impl<R: Resolver> Fetcher<'_, R> {
             .await
             .map_err(|_| resolve(ResolveError::Timeout))?
             .map_err(resolve)?;
-        if let Some(big) = txts.iter().find(|t| t.len() > self.config.max_txt_bytes) {
+        // A name may carry unrelated TXT records too (site verifications, SPF): only an oversized
+        // record that claims to be an entry is an error; other oversized ones are dropped.
+        let limit = self.config.max_txt_bytes;
+        if let Some(big) = txts.iter().find(|t| t.len() > limit && is_entry_kind(t)) {
             return Err(Error::OversizedTxt {
                 name: name.to_owned(),
                 len: big.len(),
-                limit: self.config.max_txt_bytes,
+                limit,
             });
         }
-        Ok(txts)
+        Ok(txts.into_iter().filter(|t| t.len() <= limit).collect())
     }
 
     /// The verified root of the tree `link` names.
@@ -220,12 +232,7 @@ impl<R: Resolver> Fetcher<'_, R> {
     pub(crate) async fn entry(&self, domain: &str, hash: &str) -> Result<Entry, Error> {
         let name = format!("{hash}.{domain}");
         let txts = self.lookup(&name).await?;
-        let known = |t: &&String| {
-            [ROOT_PREFIX, BRANCH_PREFIX, ENR_PREFIX, LINK_PREFIX]
-                .iter()
-                .any(|p| t.starts_with(p))
-        };
-        let Some(text) = txts.iter().find(known) else {
+        let Some(text) = txts.iter().find(|t| is_entry_kind(t)) else {
             return Err(Error::Entry {
                 name,
                 source: EntryError::UnknownKind,
@@ -238,6 +245,9 @@ impl<R: Resolver> Fetcher<'_, R> {
     }
 
     /// Every leaf of the subtree whose top entry is `top`, fetching at most `*budget` entries.
+    ///
+    /// An entry is charged to the budget when it is queued, so the queue, the set of names seen and
+    /// the results never hold more than the budget.
     async fn walk(
         &self,
         domain: &str,
@@ -245,8 +255,13 @@ impl<R: Resolver> Fetcher<'_, R> {
         subtree: Subtree,
         budget: &mut usize,
     ) -> Result<(Vec<Enr>, Vec<Link>), Error> {
+        let too_many = Error::TooMany {
+            what: "entries",
+            limit: self.config.max_entries,
+        };
         let mut records = Vec::new();
         let mut links = Vec::new();
+        *budget = budget.checked_sub(1).ok_or_else(|| too_many.clone())?;
         let mut seen = HashSet::from([top.to_ascii_uppercase()]);
         let mut pending = VecDeque::from([(top.to_owned(), 0usize)]);
         let mut in_flight = FuturesUnordered::new();
@@ -255,10 +270,6 @@ impl<R: Resolver> Fetcher<'_, R> {
                 let Some((hash, depth)) = pending.pop_front() else {
                     break;
                 };
-                *budget = budget.checked_sub(1).ok_or(Error::TooMany {
-                    what: "entries",
-                    limit: self.config.max_entries,
-                })?;
                 in_flight.push(async move {
                     let entry = self.entry(domain, &hash).await;
                     (hash, depth, entry)
@@ -282,6 +293,7 @@ impl<R: Resolver> Fetcher<'_, R> {
                     }
                     for child in children {
                         if seen.insert(child.to_ascii_uppercase()) {
+                            *budget = budget.checked_sub(1).ok_or_else(|| too_many.clone())?;
                             pending.push_back((child, depth + 1));
                         }
                     }

@@ -113,7 +113,8 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
-    /// A TXT record longer than [`Config::max_txt_bytes`](crate::Config::max_txt_bytes).
+    /// A TXT record that starts like an entry and is longer than
+    /// [`Config::max_txt_bytes`](crate::Config::max_txt_bytes) (other oversized records are dropped).
     #[error("txt record at {name} is {len} bytes, over the {limit}-byte limit")]
     OversizedTxt {
         /// The DNS name looked up.

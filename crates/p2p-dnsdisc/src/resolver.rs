@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,6 +52,64 @@ impl<R: Resolver + ?Sized> Resolver for Arc<R> {
         name: &str,
     ) -> impl Future<Output = Result<Vec<String>, ResolveError>> + Send {
         (**self).lookup_txt(name)
+    }
+}
+
+/// The object-safe form of [`Resolver`], behind [`BoxResolver`].
+trait ErasedResolver: Send + Sync {
+    fn lookup_boxed(
+        &self,
+        name: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, ResolveError>> + Send + '_>>;
+}
+
+impl<R: Resolver> ErasedResolver for R {
+    fn lookup_boxed(
+        &self,
+        name: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, ResolveError>> + Send + '_>> {
+        // The name is owned so that the future borrows only the resolver.
+        Box::pin(async move { self.lookup_txt(&name).await })
+    }
+}
+
+/// Any [`Resolver`] behind one type, for a resolver chosen at run time (a real one or a fixture).
+/// Cloning shares the resolver.
+///
+/// # Examples
+///
+/// ```
+/// use p2p_dnsdisc::{BoxResolver, FixtureResolver, Resolver};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let fixture = FixtureResolver::new();
+/// fixture.insert("example.org", "hello");
+/// let boxed = BoxResolver::new(fixture);
+/// assert_eq!(boxed.lookup_txt("example.org").await.unwrap(), ["hello"]);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct BoxResolver(Arc<dyn ErasedResolver>);
+
+impl BoxResolver {
+    /// Boxes `resolver`.
+    pub fn new(resolver: impl Resolver + 'static) -> Self {
+        Self(Arc::new(resolver))
+    }
+}
+
+impl std::fmt::Debug for BoxResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxResolver").finish_non_exhaustive()
+    }
+}
+
+impl Resolver for BoxResolver {
+    fn lookup_txt(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ResolveError>> + Send {
+        self.0.lookup_boxed(name.to_owned())
     }
 }
 

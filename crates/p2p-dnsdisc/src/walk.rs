@@ -150,18 +150,19 @@ impl<R: Resolver> RandomWalk<R> {
         };
         if !links_read {
             let domain = state.link.domain().to_owned();
+            // Entries are counted when queued, so the queue never outgrows the limit.
             let mut pending = vec![(root.link_root.clone(), 0usize)];
-            let mut fetched = 0usize;
+            let mut queued = 1usize;
             while let Some((hash, depth)) = pending.pop() {
-                fetched += 1;
-                if fetched > self.config.max_entries {
-                    return Err(Error::TooMany {
-                        what: "entries",
-                        limit: self.config.max_entries,
-                    });
-                }
                 match self.entry(&domain, &hash).await? {
                     Entry::Branch(children) if depth < self.config.max_depth => {
+                        queued += children.len();
+                        if queued > self.config.max_entries {
+                            return Err(Error::TooMany {
+                                what: "entries",
+                                limit: self.config.max_entries,
+                            });
+                        }
                         pending.extend(children.into_iter().map(|c| (c, depth + 1)));
                     }
                     Entry::Branch(children) if children.is_empty() => {}

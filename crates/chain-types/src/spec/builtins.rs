@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use primitive_types::{H160, H256, U256};
 
-use super::{BlobParams, ChainSpec, Fork};
+use super::{BlobParams, ChainSpec, Fork, bootnodes};
 use crate::{EMPTY_OMMERS_HASH, EMPTY_ROOT_HASH, Header};
 
 /// Mainnet's genesis hash.
@@ -124,6 +124,11 @@ impl ChainSpec {
             blob_schedule: blob_schedule(),
             dao_fork_support: true,
             deposit_contract: Some(H160(deposit_contract())),
+            bootnodes: bootnodes::MAINNET_BOOTNODES
+                .iter()
+                .map(|b| (*b).to_owned())
+                .collect(),
+            dns_networks: vec![bootnodes::ethdisco_tree("mainnet")],
         }
     }
 
@@ -166,6 +171,11 @@ impl ChainSpec {
             blob_schedule: blob_schedule(),
             dao_fork_support: true,
             deposit_contract: Some(H160(hex20(*b"7f02c3e3c98b133055b8b348b2ac625669ed295d"))),
+            bootnodes: bootnodes::SEPOLIA_BOOTNODES
+                .iter()
+                .map(|b| (*b).to_owned())
+                .collect(),
+            dns_networks: vec![bootnodes::ethdisco_tree("sepolia")],
         }
     }
 
@@ -208,6 +218,11 @@ impl ChainSpec {
             blob_schedule: blob_schedule(),
             dao_fork_support: true,
             deposit_contract: Some(H160(deposit_contract())),
+            bootnodes: bootnodes::HOODI_BOOTNODES
+                .iter()
+                .map(|b| (*b).to_owned())
+                .collect(),
+            dns_networks: vec![bootnodes::ethdisco_tree("hoodi")],
         }
     }
 }

@@ -404,6 +404,8 @@ impl ChainSpec {
             blob_schedule: config.blob_schedule,
             dao_fork_support: config.dao_fork_support,
             deposit_contract: config.deposit_contract,
+            bootnodes: Vec::new(),
+            dns_networks: Vec::new(),
         })
     }
 }
@@ -464,6 +466,8 @@ mod tests {
             (spec.chain_id, spec.network_id, spec.name.as_str()),
             (7, 7, "custom")
         );
+        // A genesis file names no entry points.
+        assert!(spec.bootnodes.is_empty() && spec.dns_networks.is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! header), its full fork schedule ([`Fork`]: block forks, the merge by terminal total difficulty, timestamp forks
 //! through Osaka, the BPO forks and Amsterdam) and its blob schedule ([`BlobParams`] per fork).
 //!
-//! Sub-modules: `forks` names the forks; `blob` has the blob gas formulas; `genesis` reads a geth `genesis.json`
+//! Sub-modules: `bootnodes` has the built-in chains' bootnodes and DNS node lists; `forks` names the forks; `blob` has the blob gas formulas; `genesis` reads a geth `genesis.json`
 //! (computing the genesis state root); `builtins` has mainnet, sepolia and hoodi; `validate` checks a header
 //! against its parent under the fork rules ([`ChainSpec::validate_header`]).
 //!
@@ -11,6 +11,7 @@
 //! genesis timestamp.
 
 pub(crate) mod blob;
+mod bootnodes;
 mod builtins;
 pub(crate) mod forks;
 mod genesis;
@@ -24,6 +25,7 @@ pub use blob::{
     BLOB_BASE_COST, BlobParams, GAS_PER_BLOB, MIN_BASE_FEE_PER_BLOB_GAS, blob_base_fee,
     fake_exponential, next_excess_blob_gas,
 };
+pub use bootnodes::{ETHDISCO_KEY, HOODI_BOOTNODES, MAINNET_BOOTNODES, SEPOLIA_BOOTNODES};
 pub use builtins::{HOODI_GENESIS_HASH, MAINNET_GENESIS_HASH, SEPOLIA_GENESIS_HASH};
 pub use forks::{Fork, ForkKind};
 pub use genesis::MAX_GENESIS_BYTES;
@@ -76,6 +78,12 @@ pub struct ChainSpec {
     pub dao_fork_support: bool,
     /// The EIP-6110 deposit contract, if any.
     pub deposit_contract: Option<H160>,
+    /// The bootnodes: `enode://<node id>@<ip>:<port>` URLs or `enr:` node records (EIP-778 text form), as
+    /// geth v1.17.10 lists them for the built-in chains; empty for a genesis file.
+    pub bootnodes: Vec<String>,
+    /// The EIP-1459 DNS node lists (`enrtree://<key>@<domain>`): `ethdisco.net`'s `all` tree for the built-in
+    /// chains, as geth v1.17.10 uses; empty for a genesis file.
+    pub dns_networks: Vec<String>,
 }
 
 impl ChainSpec {
@@ -219,6 +227,24 @@ mod tests {
         assert_eq!(m.blob_params_at(at(Fork::Osaka)), Some(BlobParams::PRAGUE));
         assert_eq!(m.blob_params_at(at(Fork::Bpo1)), Some(BlobParams::BPO1));
         assert_eq!(m.blob_params_at(u64::MAX), Some(BlobParams::BPO2));
+    }
+
+    #[test]
+    fn builtins_carry_their_entry_points() {
+        for (spec, boot) in [
+            (ChainSpec::mainnet(), MAINNET_BOOTNODES),
+            (ChainSpec::sepolia(), SEPOLIA_BOOTNODES),
+            (ChainSpec::hoodi(), HOODI_BOOTNODES),
+        ] {
+            assert_eq!(spec.bootnodes, boot);
+            assert_eq!(
+                spec.dns_networks,
+                [format!(
+                    "enrtree://{ETHDISCO_KEY}@all.{}.ethdisco.net",
+                    spec.name
+                )]
+            );
+        }
     }
 
     #[test]

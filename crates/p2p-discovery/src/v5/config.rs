@@ -13,8 +13,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default bound on one iterative lookup.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default interval between PINGs to table nodes (discv5's own default).
-pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(300);
+/// The default interval between PINGs to the nodes in the table.
+///
+/// discv5's own default is 300 s; peerwire pings every 30 s so that a node that joined is
+/// revalidated within a minute (geth's `devp2p discv5 test` waits 60 s for that in
+/// `FindnodeResults`, and fails with the 300 s default), and so that peers see a changed record
+/// soon.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The default capacity of each event subscription; a subscriber that falls further behind loses
 /// the oldest events (see [`crate::v5::Discv5Events`]).
@@ -54,8 +59,11 @@ pub struct Discv5Config {
     /// How often discv5 pings the nodes in its table (which is also how peers learn of a changed
     /// record).
     pub ping_interval: Duration,
-    /// Whether to run discv5's packet filter (rate limits per IP and node, nodes per IP). Off by
-    /// default: on loopback every node shares one IP, which the filter treats as an attack.
+    /// Whether to run discv5's packet filter (rate limits per source IP and per node, at most 10
+    /// nodes per IP, bans of flooding addresses). [`Discv5Config::new`] turns it on unless the
+    /// listen address is a loopback address: on loopback every node shares one IP, which the
+    /// filter takes for an attack. discv5 keeps its ban list per process, not per node: an
+    /// address one node's filter bans (for an hour) is refused by every discv5 node of the process.
     pub packet_filter: bool,
     /// The capacity of each event subscription.
     pub event_capacity: usize,
@@ -80,7 +88,7 @@ impl Discv5Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             query_timeout: DEFAULT_QUERY_TIMEOUT,
             ping_interval: DEFAULT_PING_INTERVAL,
-            packet_filter: false,
+            packet_filter: !listen.ip().is_loopback(),
             event_capacity: DEFAULT_EVENT_CAPACITY,
         }
     }
@@ -133,6 +141,13 @@ impl Discv5Config {
     #[must_use]
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.ping_interval = interval;
+        self
+    }
+
+    /// Turns discv5's packet filter on or off (see [`Discv5Config::packet_filter`]).
+    #[must_use]
+    pub fn packet_filter(mut self, on: bool) -> Self {
+        self.packet_filter = on;
         self
     }
 

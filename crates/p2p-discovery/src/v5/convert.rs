@@ -66,3 +66,50 @@ pub fn from_enr(record: &Enr) -> Result<discv5::Enr, Error> {
 pub fn candidate_of(record: &discv5::Enr) -> Result<Candidate, Error> {
     Candidate::from_enr(to_enr(record)?, Source::Discv5)
 }
+
+/// The log-distance of two node ids (the bit length of their XOR; `None` for equal ids), as
+/// FINDNODE distances count it.
+#[must_use]
+pub fn log_distance(a: &NodeId, b: &NodeId) -> Option<u64> {
+    let (a, b) = (a.raw(), b.raw());
+    let mut leading = 0u64;
+    for (x, y) in a.iter().zip(b.iter()) {
+        let d = x ^ y;
+        if d != 0 {
+            return Some(256 - leading - u64::from(d.leading_zeros()));
+        }
+        leading += 8;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_distance_counts_the_xor_bit_length() {
+        let zero = NodeId::new(&[0; 32]);
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let mut top = [0u8; 32];
+        top[0] = 0x80;
+        let mut mid = [0u8; 32];
+        mid[30] = 0x10;
+        assert_eq!(log_distance(&zero, &zero), None);
+        assert_eq!(log_distance(&zero, &NodeId::new(&one)), Some(1));
+        assert_eq!(log_distance(&zero, &NodeId::new(&top)), Some(256));
+        assert_eq!(log_distance(&zero, &NodeId::new(&mid)), Some(13));
+    }
+
+    #[test]
+    fn the_discv5_id_is_keccak_of_the_public_key() {
+        let key = NodeKey::generate();
+        let combined = combined_key(&key).unwrap();
+        let record = enr::Enr::empty(&combined).unwrap();
+        assert_eq!(record.node_id(), node_id_of(&key.id()).unwrap());
+        let ours = to_enr(&record).unwrap();
+        assert_eq!(ours.public_key(), *key.public_key());
+        assert_eq!(from_enr(&ours).unwrap(), record);
+    }
+}

@@ -15,6 +15,28 @@
 //! See [`Discv5Config`] for how the record's address is chosen: a discv5 session only helps if the
 //! remote can answer on the address the record announces, so on loopback the record says
 //! `127.0.0.1` and the bound port.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), p2p_discovery::Error> {
+//! use p2p_discovery::v5::{Discv5, Discv5Config};
+//! use p2p_rlpx::NodeKey;
+//!
+//! let key = NodeKey::generate();
+//! let config = Discv5Config::new("127.0.0.1:30303".parse().unwrap())
+//!     .tcp_port(30303)
+//!     .bootnode_text("enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5wBgmlkgnY0gmlwhH8AAAGJc2VjcDI1NmsxoQPKY0yuDUmstAHYpMa2_oxVtw0RW_QAdpzBQA8yWM0xOIN1ZHCCdl8")?;
+//! let discv5 = Discv5::bind(&key, config).await?;
+//! println!("{}", discv5.local_enr_text());
+//! let mut candidates = discv5.subscribe();
+//! discv5.lookup_random().await?;
+//! while let Some(candidate) = candidates.recv().await {
+//!     println!("{}", candidate.enode);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 pub mod convert;
@@ -35,7 +57,7 @@ pub use config::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_PING_INTERVAL, DEFAULT_QUERY_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
     Discv5Config, parse_enr,
 };
-pub use convert::{candidate_of, node_id_of};
+pub use convert::{candidate_of, log_distance, node_id_of};
 
 use crate::eth_entry::{ENR_KEY, EthEntry};
 use crate::{Candidate, Enr, Error};
@@ -169,10 +191,13 @@ impl Discv5 {
         }
         let mut service = discv5::Discv5::new(record, combined, settings.build())
             .map_err(|e| Error::Discv5Start(e.to_owned()))?;
-        service
-            .start()
-            .await
-            .map_err(|e| Error::Discv5Start(format!("{e:?}")))?;
+        service.start().await.map_err(|e| match e {
+            discv5::Error::Io(source) => Error::Discv5Bind {
+                addr: listen,
+                source,
+            },
+            e => Error::Discv5Start(format!("{e:?}")),
+        })?;
         for bootnode in &config.bootnodes {
             let record = convert::from_enr(bootnode)?;
             service
@@ -282,6 +307,56 @@ impl Discv5 {
     /// As [`Discv5::find_node`].
     pub async fn lookup_random(&self) -> Result<Vec<Candidate>, Error> {
         self.find_node(NodeId::random()).await
+    }
+
+    /// Asks one node for the records in its table at the given log-distances from its own id
+    /// (a FINDNODE without the iterative lookup; distance 0 is the node's own record).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Discv5Query`] when the request fails (no answer within the request timeout and
+    /// retries, a malformed answer), [`Error::Discv5Timeout`] as a last resort,
+    /// [`Error::Discv5Shutdown`] after [`Discv5::shutdown`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling abandons the result.
+    pub async fn nodes_at(&self, node: &Enr, distances: Vec<u64>) -> Result<Vec<Enr>, Error> {
+        let record = convert::from_enr(node)?;
+        let request = self.service().find_node_designated_peer(record, distances);
+        let bound = self.inner.query_timeout + LOOKUP_GRACE;
+        match tokio::time::timeout(bound, request).await {
+            Err(_) => Err(Error::Discv5Timeout(bound)),
+            Ok(Err(discv5::RequestError::ServiceNotStarted)) => Err(Error::Discv5Shutdown),
+            Ok(Err(e)) => Err(Error::Discv5Query(format!("{e}"))),
+            Ok(Ok(records)) => Ok(records
+                .iter()
+                .filter_map(|record| convert::to_enr(record).ok())
+                .collect()),
+        }
+    }
+
+    /// Runs random lookups one after the other, each `interval` after the previous one started,
+    /// until the node shuts down: the refresh a long-running node needs (discv5 itself only
+    /// answers and revalidates; it looks up nothing on its own). Found nodes reach the
+    /// subscriptions.
+    ///
+    /// The caller spawns it (or selects on it); it returns once the node has shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it stops the refresh and nothing else.
+    pub async fn run_lookups(&self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.lookup_random().await {
+                Err(Error::Discv5Shutdown) => return,
+                Err(e) => tracing::debug!(error = %e, "discv5: refresh lookup failed"),
+                Ok(found) => tracing::trace!(found = found.len(), "discv5: refresh lookup"),
+            }
+        }
     }
 
     /// The records in the routing table (those that convert to peerwire's record type).

@@ -114,3 +114,96 @@ async fn lookups_fail_cleanly_after_shutdown() {
     })
     .await;
 }
+
+/// Resident memory of this process in KiB (Linux), zero elsewhere.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_garbage_from_one_address_leaves_the_node_working() {
+    bounded(120, "flood", async {
+        // The node runs discv5's packet filter, as it would on a public address.
+        let target = Discv5::bind(
+            &NodeKey::generate(),
+            loopback_config(30_303).packet_filter(true),
+        )
+        .await
+        .unwrap();
+        let addr = target.listen_addr();
+        let before = rss_kib();
+        // 20 000 datagrams of 0 to 1 280 pseudo-random bytes (some shaped like discv5 headers:
+        // the 16-byte masking IV then garbage) from 127.0.0.3, as fast as the socket takes them.
+        let flood = tokio::task::spawn_blocking(move || {
+            let socket = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut buf = [0u8; 1280];
+            for _ in 0..20_000 {
+                let len = usize::try_from(next() % 1281).unwrap();
+                for b in &mut buf[..len] {
+                    *b = next() as u8;
+                }
+                let _ = socket.send_to(&buf[..len], addr);
+            }
+        });
+        flood.await.unwrap();
+        let grown = rss_kib().saturating_sub(before);
+        eprintln!("resident memory grew by {grown} KiB during the flood");
+        assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+
+        // A well-behaved node from another address still gets answers.
+        let peer = Discv5::bind(
+            &NodeKey::generate(),
+            loopback_config(30_304).bootnode(target.local_enr().unwrap()),
+        )
+        .await
+        .unwrap();
+        let id = peer.node_id();
+        let mut answered = false;
+        for _ in 0..10 {
+            let _ = peer.lookup_random().await;
+            if target.table_entries().iter().any(|r| r.node_id() == id) {
+                answered = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(
+            answered,
+            "the flooded node never took the peer in: {:?}",
+            target.stats()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_a_taken_port_is_a_bind_error() {
+    bounded(20, "taken port", async {
+        let first = Discv5::bind(&NodeKey::generate(), loopback_config(1))
+            .await
+            .unwrap();
+        let config = p2p_discovery::v5::Discv5Config::new(first.listen_addr());
+        let err = Discv5::bind(&NodeKey::generate(), config)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, p2p_discovery::Error::Discv5Bind { .. }),
+            "{err:?}"
+        );
+    })
+    .await;
+}

@@ -80,3 +80,59 @@ pub(crate) fn env_path(var: &str) -> PathBuf {
         }
     }
 }
+
+/// What a finished reference process printed.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// Whether it exited with status 0.
+    pub(crate) success: bool,
+    /// Its standard output and standard error, interleaved per stream.
+    pub(crate) output: String,
+}
+
+/// Runs `command` to completion on a blocking thread, killing it after `secs` seconds.
+pub(crate) async fn run_bounded(mut command: std::process::Command, secs: u64) -> Finished {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{command:?} did not finish within {secs} s; output so far:\n{}{}",
+                    out.join().unwrap(),
+                    err.join().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        Finished {
+            success: status.success(),
+            output: format!("{}{}", out.join().unwrap(), err.join().unwrap()),
+        }
+    })
+    .await
+    .unwrap()
+}

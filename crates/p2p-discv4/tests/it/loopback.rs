@@ -44,6 +44,16 @@ async fn two_nodes_bond_find_each_other_and_exchange_records() {
             Discv4Event::NodeAdded(r) => assert_eq!(r.enode.id, b.local_enode().id),
             other => panic!("{other:?}"),
         }
+        // b's record arrives by itself: its Ping back announced seq 1.
+        loop {
+            match a_events.recv().await.unwrap() {
+                Discv4Event::NodeUpdated(r) if r.enode.id == b.local_enode().id => {
+                    assert_eq!(r.enr, Some(b.local_enr()));
+                    break;
+                }
+                _ => {}
+            }
+        }
         let (aid, bid) = (a.local_enode().id, b.local_enode().id);
         eventually(|| async { b.table_nodes().await.iter().any(|r| r.enode.id == aid) }).await;
         let found = a.lookup(bid).await.unwrap();
@@ -163,6 +173,40 @@ async fn shutdown_stops_the_service() {
                 .is_err_and(|e| e.is_stopped())
         })
         .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revalidation_removes_a_node_that_stopped_answering() {
+    within(20, async {
+        let timeouts = Timeouts {
+            revalidate_interval: Duration::from_millis(100),
+            response: Duration::from_millis(200),
+            ..Timeouts::default()
+        };
+        let a = Discv4::bind(
+            &NodeKey::generate(),
+            Discv4Config {
+                timeouts,
+                ..config()
+            },
+        )
+        .await
+        .unwrap();
+        let mut events = a.subscribe();
+        let b = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+        let bid = b.local_enode().id;
+        a.ping(&b.local_enode()).await.unwrap();
+        assert_eq!(a.table_nodes().await.len(), 1);
+        b.shutdown().await;
+        loop {
+            if let Discv4Event::NodeRemoved(id) = events.recv().await.unwrap() {
+                assert_eq!(id, bid);
+                break;
+            }
+        }
+        assert!(a.table_nodes().await.is_empty());
     })
     .await;
 }

@@ -71,6 +71,8 @@ async fn replayed_and_expired_packets_are_ignored() {
         let mut kinds = peer.drain().await;
         kinds.sort_unstable();
         assert_eq!(kinds, ["ping", "pong"]);
+        // It never answered our Ping, so it stays out of the table.
+        assert!(node.table_nodes().await.is_empty());
         // The same bytes again: no Pong.
         peer.socket.send_to(&ping, node.local_addr()).await.unwrap();
         assert_eq!(peer.drain().await, Vec::<&str>::new());
@@ -208,6 +210,71 @@ async fn without_a_rate_limit_the_maps_still_stay_under_their_caps() {
         assert!(stats.dropped_busy > 0, "{stats:?}");
         // Pending pings to the flooder's fake keys time out and free their slots.
         eventually(|| async { node.stats().pending_replies < 64 }).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn find_node_is_answered_only_after_the_endpoint_proof() {
+    within(20, async {
+        let node = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+        let other = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
+        other.ping(&node.local_enode()).await.unwrap();
+        let peer = RawPeer::bind("127.0.0.1").await;
+        let find_node = |peer: &RawPeer| {
+            let message = Message::FindNode(packet::FindNode {
+                target: NodeKey::generate().id(),
+                expiration: packet::expiration_from_now(),
+            });
+            packet::encode(&message, peer.key.secret_key()).0
+        };
+        peer.socket
+            .send_to(&find_node(&peer), node.local_addr())
+            .await
+            .unwrap();
+        assert_eq!(peer.drain().await, Vec::<&str>::new());
+        assert_eq!(node.stats().dropped_unbonded, 1);
+        // Bond: our Ping, its Pong; its Ping back, our Pong.
+        let ping = peer.ping(node.local_addr(), packet::expiration_from_now());
+        peer.socket.send_to(&ping, node.local_addr()).await.unwrap();
+        let mut got_pong = false;
+        let mut got_ping = false;
+        while let Some(p) = peer.recv().await {
+            match p.message {
+                Message::Ping(_) => {
+                    got_ping = true;
+                    let from = peer.socket.local_addr().unwrap();
+                    let pong = Message::Pong(packet::Pong {
+                        to: Endpoint {
+                            ip: from.ip(),
+                            udp_port: from.port(),
+                            tcp_port: from.port(),
+                        },
+                        ping_hash: p.hash,
+                        expiration: packet::expiration_from_now(),
+                        enr_seq: None,
+                    });
+                    let bytes = packet::encode(&pong, peer.key.secret_key()).0;
+                    peer.socket
+                        .send_to(&bytes, node.local_addr())
+                        .await
+                        .unwrap();
+                }
+                Message::Pong(_) => got_pong = true,
+                _ => {}
+            }
+        }
+        assert!(got_ping && got_pong);
+        eventually(|| async { node.table_nodes().await.len() == 2 }).await;
+        peer.socket
+            .send_to(&find_node(&peer), node.local_addr())
+            .await
+            .unwrap();
+        let reply = peer.recv().await.expect("a Neighbors reply");
+        let Message::Neighbors(n) = reply.message else {
+            panic!("{:?}", reply.message)
+        };
+        assert!(n.nodes.iter().any(|n| n.id == other.local_enode().id));
     })
     .await;
 }

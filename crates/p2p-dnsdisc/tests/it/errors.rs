@@ -158,6 +158,18 @@ async fn an_oversized_txt_record_is_refused() {
 }
 
 #[tokio::test]
+async fn unrelated_txt_records_beside_the_root_are_ignored() {
+    let (dns, _, link) = served(5);
+    dns.insert(DOMAIN, "v=spf1 -all");
+    dns.insert(DOMAIN, format!("site-verification={}", "x".repeat(3000)));
+    let mut client = Client::new(&dns, Config::default());
+    assert_eq!(
+        within(client.resolve(&link)).await.unwrap().records.len(),
+        5
+    );
+}
+
+#[tokio::test]
 async fn a_missing_entry_is_a_lookup_failure() {
     let (dns, tree, link) = served(20);
     let (hash, _) = tree
@@ -229,6 +241,7 @@ async fn depth_entry_and_tree_limits_stop_the_sync() {
     let (dns, _, link) = served(300);
     let err = resolve_err(&dns, &link, Config::default().max_depth(2)).await;
     assert!(matches!(err, Error::DepthLimit { limit: 2, .. }), "{err}");
+    let before = dns.lookups();
     let err = resolve_err(&dns, &link, Config::default().max_entries(50)).await;
     assert_eq!(
         err,
@@ -237,6 +250,8 @@ async fn depth_entry_and_tree_limits_stop_the_sync() {
             limit: 50
         }
     );
+    // Entries are charged when queued: fewer than 50 names were ever asked for.
+    assert!(dns.lookups() - before < 50);
 
     // A chain of links a → b → c → d.
     let dns = FixtureResolver::new();

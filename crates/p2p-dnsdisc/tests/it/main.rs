@@ -2,6 +2,10 @@
 //! fixture resolver, every error the client reports, parsers under arbitrary text, a local DNS server
 //! for the hickory resolver, and geth's `devp2p dns` tool (ignored by default).
 
+// Test helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
+mod builtins;
 mod dns_server;
 mod errors;
 mod geth;

@@ -77,3 +77,33 @@ proptest! {
         let _ = rt.block_on(client.resolve(&link));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn any_signed_tree_resolves_to_its_records(n in 0u32..200, links in 0usize..30, seq: u64) {
+        let records = crate::support::nodes(0, n);
+        let links: Vec<Link> = (0..links)
+            .map(|i| {
+                let key = PublicKey::from_secret_key(&crate::support::key(0x7000 + i as u32));
+                Link::new(key, &format!("l{i}.example.org")).unwrap()
+            })
+            .collect();
+        let tree = p2p_dnsdisc::Tree::sign(&records, &links, seq, &crate::support::key(1));
+        let dns = FixtureResolver::new();
+        let link = crate::support::publish(&dns, &tree, "t.example.org");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut client = Client::new(&dns, Config::default());
+        let synced = rt.block_on(client.sync_tree(&link)).unwrap();
+        prop_assert_eq!(synced.root.seq, seq);
+        prop_assert_eq!(crate::support::texts(&synced.records), crate::support::texts(&records));
+        let mut got = synced.links.clone();
+        got.sort_by(|a, b| a.domain().cmp(b.domain()));
+        let mut want = links;
+        want.sort_by(|a, b| a.domain().cmp(b.domain()));
+        prop_assert_eq!(got, want);
+        // Every TXT record fits one 512-byte UDP answer with room for the name.
+        prop_assert!(tree.txt_records("t.example.org").values().all(|t| t.len() <= 420));
+    }
+}

@@ -125,3 +125,145 @@ async fn the_random_walk_reaches_every_record_and_linked_trees() {
     // Cached entries are not fetched again: at most one lookup per entry of both trees.
     assert!(dns.lookups() <= a.entries().len() + b.entries().len() + 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_random_walk_takes_a_new_root_after_the_recheck_interval() {
+    let dns = FixtureResolver::new();
+    let v1 = Tree::sign(&nodes(0, 5), &[], 1, &key(1));
+    let link = publish(&dns, &v1, "n.example.org");
+    let mut walk = RandomWalk::new(&dns, Config::default(), [link])
+        .root_recheck(std::time::Duration::from_secs(60));
+    let old: HashSet<String> = nodes(0, 5).iter().map(ident).collect();
+    let new: HashSet<String> = nodes(100, 5).iter().map(ident).collect();
+    for _ in 0..20 {
+        let node = walk.next_node().await.unwrap().unwrap();
+        assert!(old.contains(&ident(&node)));
+    }
+    // Publish seq 2; the walk keeps its root until the interval has passed.
+    let v2 = Tree::sign(&nodes(100, 5), &[], 2, &key(1));
+    dns.extend(v2.txt_records("n.example.org"));
+    for _ in 0..20 {
+        let node = walk.next_node().await.unwrap().unwrap();
+        assert!(old.contains(&ident(&node)));
+    }
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    for _ in 0..20 {
+        let node = walk.next_node().await.unwrap().unwrap();
+        assert!(new.contains(&ident(&node)));
+    }
+}
+
+/// A fixture whose every answer takes 10 ms, counting the lookups in flight at once.
+struct Slow<'a> {
+    inner: &'a FixtureResolver,
+    now: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl p2p_dnsdisc::Resolver for Slow<'_> {
+    fn lookup_txt(
+        &self,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<String>, p2p_dnsdisc::ResolveError>> + Send
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        let answer = self.inner.lookup_txt(name);
+        async move {
+            let now = self.now.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            self.now.fetch_sub(1, SeqCst);
+            answer.await
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn lookups_run_concurrently_up_to_the_limit() {
+    let dns = FixtureResolver::new();
+    let tree = Tree::sign(&nodes(0, 100), &[], 1, &key(1));
+    let link = publish(&dns, &tree, "n.example.org");
+    let slow = Slow {
+        inner: &dns,
+        now: 0.into(),
+        peak: 0.into(),
+    };
+    let mut client = Client::new(&slow, Config::default().concurrency(4));
+    let start = tokio::time::Instant::now();
+    let resolved = client.resolve(&link).await.unwrap();
+    assert_eq!(resolved.records.len(), 100);
+    assert_eq!(slow.peak.load(std::sync::atomic::Ordering::SeqCst), 4);
+    // 1 + 1 + 8 + 100 + 1 lookups of 10 ms, 4 at a time: far less than one after another.
+    assert!(start.elapsed() < std::time::Duration::from_millis(111 * 10 / 2));
+}
+
+#[tokio::test]
+async fn a_node_in_two_trees_is_kept_once_with_its_newest_record() {
+    let dns = FixtureResolver::new();
+    let node_key = key(0x4242);
+    let old = p2p_dnsdisc::Enr::builder()
+        .ip4([127, 0, 0, 1].into())
+        .tcp4(30303)
+        .seq(1)
+        .build(&node_key)
+        .unwrap();
+    let newer = p2p_dnsdisc::Enr::builder()
+        .ip4([127, 0, 0, 2].into())
+        .tcp4(30303)
+        .seq(5)
+        .build(&node_key)
+        .unwrap();
+    let b = Tree::sign(std::slice::from_ref(&newer), &[], 1, &key(2));
+    let b_link = publish(&dns, &b, "b.example.org");
+    let a = Tree::sign(std::slice::from_ref(&old), &[b_link], 1, &key(1));
+    let a_link = publish(&dns, &a, "a.example.org");
+    let mut client = Client::new(&dns, Config::default());
+    let resolved = within(client.resolve(&a_link)).await.unwrap();
+    assert_eq!(resolved.records.len(), 1);
+    assert_eq!(resolved.records[0].seq(), 5);
+    assert_eq!(resolved.records[0].ip4(), Some([127, 0, 0, 2].into()));
+}
+
+#[tokio::test]
+async fn the_random_walk_reports_a_tampered_entry_and_stays_usable() {
+    let dns = FixtureResolver::new();
+    let tree = Tree::sign(&nodes(0, 3), &[], 1, &key(1));
+    let link = publish(&dns, &tree, "n.example.org");
+    let leaves: Vec<String> = tree
+        .entries()
+        .iter()
+        .filter(|(_, t)| t.starts_with("enr:"))
+        .map(|(h, _)| format!("{h}.n.example.org"))
+        .collect();
+    for name in &leaves {
+        dns.set(name, nodes(50, 1)[0].to_base64());
+    }
+    let mut walk = RandomWalk::new(&dns, Config::default(), [link]);
+    let err = within(walk.next_node()).await.unwrap_err();
+    assert!(err.is_tampered(), "{err}");
+    // Put the real leaves back: the next call succeeds.
+    dns.extend(tree.txt_records("n.example.org"));
+    assert!(within(walk.next_node()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_boxed_resolver_drives_clients_on_spawned_tasks() {
+    let dns = FixtureResolver::new();
+    let tree = Tree::sign(&nodes(0, 20), &[], 1, &key(1));
+    let link = publish(&dns, &tree, "n.example.org");
+    let boxed = p2p_dnsdisc::BoxResolver::new(dns);
+    // Both futures are Send: they run on spawned tasks.
+    let resolve = {
+        let (boxed, link) = (boxed.clone(), link.clone());
+        tokio::spawn(async move {
+            let mut client = Client::new(boxed, Config::default());
+            client.resolve(&link).await.map(|r| r.records.len())
+        })
+    };
+    let walk = tokio::spawn(async move {
+        let mut walk = RandomWalk::new(boxed, Config::default(), [link]);
+        walk.next_node().await.map(|n| n.is_some())
+    });
+    assert_eq!(within(resolve).await.unwrap(), Ok(20));
+    assert_eq!(within(walk).await.unwrap(), Ok(true));
+}
