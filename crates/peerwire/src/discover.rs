@@ -245,14 +245,19 @@ impl Sources {
 
 /// The bootnodes: the flags', else the chain's built-in ones.
 fn bootnode_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String> {
-    let _ = spec;
-    args.bootnodes.clone()
+    match spec {
+        Some(spec) if args.bootnodes.is_empty() => spec.bootnodes.clone(),
+        _ => args.bootnodes.clone(),
+    }
 }
 
 /// The DNS lists: the flags', else the chain's built-in ones.
 fn dns_texts(spec: Option<&ChainSpec>, args: &DiscoveryArgs) -> Vec<String> {
-    let _ = spec;
-    args.dns.clone()
+    // Explicit bootnodes without --dns (a private or test network) use no built-in list.
+    match spec {
+        Some(spec) if args.dns.is_empty() && args.bootnodes.is_empty() => spec.dns_networks.clone(),
+        _ => args.dns.clone(),
+    }
 }
 
 /// A discv4 node as a candidate: its record's `eth` entry travels along when it was fetched.
