@@ -45,6 +45,7 @@ pub(crate) struct DiscoveryArgs {
     /// The UDP address discovery v4 listens on; discovery v5 takes the next port (or a free one with port 0).
     #[arg(
         long = "discovery-listen",
+        visible_alias = "listen",
         value_name = "ADDR",
         default_value = "0.0.0.0:0"
     )]
