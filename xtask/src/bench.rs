@@ -2,7 +2,9 @@
 //!
 //! The `geth` area (`tests/benches/geth.rs`) needs the reference peers and the release `peerwire`
 //! program: it builds `peerwire` with `--release`, starts the peers through [`crate::peers::Peers`]
-//! (as `cargo xtask test` does), runs the bench with their environment and stops them afterwards.
+//! (as `cargo xtask test` does), runs the bench with their environment and stops them afterwards. The
+//! `discovery` area (`tests/benches/discovery.rs`) starts the reference peers the same way (it needs the geth
+//! discovery network).
 
 use crate::{Result, cargo, project_root};
 
@@ -17,6 +19,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("discv4", "p2p-discv4", None),
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
+    ("discovery", "peerwire-tests", Some("discovery")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
@@ -46,7 +49,21 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
         if !extra.is_empty() {
             command.arg("--").args(extra);
         }
-        if *area == "geth" {
+        if *area == "discovery" {
+            crate::run(cargo(&root).args([
+                "bench",
+                "--package",
+                package,
+                "--bench",
+                "discovery",
+                "--no-run",
+            ]))?;
+            let peers = crate::peers::Peers::start(&root)?;
+            peers.apply_env(&mut command);
+            let result = crate::run(&mut command);
+            drop(peers);
+            result?;
+        } else if *area == "geth" {
             // The bench runs `target/release/peerwire`; build it and the bench before the peers start, so that
             // a slow build does not run into the peers' own timers.
             crate::run(cargo(&root).args(["build", "--release", "--package", "peerwire"]))?;

@@ -10,7 +10,8 @@
 //!   `tests/peers/go/devchain-<key>/`, keyed by the pin, the script and the round count.
 //! - **Listening nodes.** `geth init` + `geth import` into a fresh data directory under `tests/peers/run/`, then
 //!   a normal node that listens for RLPx on 127.0.0.1 only (set through a TOML config file, since geth's flags
-//!   listen on every interface), discovery off, JSON-RPC over HTTP on loopback with the `admin` namespace.
+//!   listen on every interface), discovery off (or, for the discovery network, discv4 and discv5 on the RLPx port
+//!   with bootnodes), JSON-RPC over HTTP on loopback with the `admin` namespace.
 
 use std::fs;
 use std::hash::Hasher;
@@ -214,14 +215,56 @@ pub(crate) struct Node {
     pub(crate) child: Child,
     pub(crate) enode: String,
     pub(crate) http: String,
+    /// The node's record (`enr:…`), with discovery on.
+    pub(crate) enr: String,
 }
 
-/// Imports `chain` into a fresh data directory `run_dir/<name>` and starts a node that serves it.
+/// Discovery settings of a node: off, or on (v4 and v5 on the RLPx port, UDP) with bootnodes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Discovery {
+    /// Whether discovery v4 and v5 run.
+    pub(crate) on: bool,
+    /// `enode://` URLs of the discv4 bootnodes.
+    pub(crate) bootnodes: Vec<String>,
+    /// `enr:` records of the discv5 bootnodes.
+    pub(crate) bootnodes_v5: Vec<String>,
+}
+
+impl Discovery {
+    /// The `[Node.P2P]` lines of geth's TOML config.
+    fn toml(&self) -> String {
+        if !self.on {
+            return "NoDiscovery = true\nDiscoveryV4 = false\nDiscoveryV5 = false\n".to_owned();
+        }
+        let list = |items: &[String]| {
+            let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        format!(
+            "NoDiscovery = false\nDiscoveryV4 = true\nDiscoveryV5 = true\nBootstrapNodes = {}\nBootstrapNodesV5 = {}\n",
+            list(&self.bootnodes),
+            list(&self.bootnodes_v5)
+        )
+    }
+}
+
+/// Imports `chain` into a fresh data directory `run_dir/<name>` and starts a node that serves it, discovery off.
 pub(crate) fn start_node(
     install: &Install,
     name: &str,
     chain: &ChainFiles,
     run_dir: &Path,
+) -> Result<Node> {
+    start_node_with(install, name, chain, run_dir, &Discovery::default())
+}
+
+/// [`start_node`] with discovery settings.
+pub(crate) fn start_node_with(
+    install: &Install,
+    name: &str,
+    chain: &ChainFiles,
+    run_dir: &Path,
+    discovery: &Discovery,
 ) -> Result<Node> {
     let datadir = run_dir.join(name);
     let _ = fs::remove_dir_all(&datadir);
@@ -255,7 +298,8 @@ pub(crate) fn start_node(
     fs::write(
         &config,
         format!(
-            "[Node.P2P]\nListenAddr = \"127.0.0.1:{p2p}\"\nNoDiscovery = true\nDiscoveryV4 = false\nDiscoveryV5 = false\nMaxPeers = 50\n"
+            "[Node.P2P]\nListenAddr = \"127.0.0.1:{p2p}\"\n{}MaxPeers = 50\n",
+            discovery.toml()
         ),
     )
     .map_err(|e| format!("writing {}: {e}", config.display()))?;
@@ -279,12 +323,18 @@ pub(crate) fn start_node(
     let enode = info["result"]["enode"]
         .as_str()
         .ok_or_else(|| format!("{name}: admin_nodeInfo has no enode"))?;
-    // The listener is on 127.0.0.1 only; geth reports discport=0 because discovery is off.
+    // The listener is on 127.0.0.1 only; without discovery geth reports discport=0, with it the UDP port is the
+    // TCP one.
     let enode = enode.split('?').next().unwrap_or(enode).to_owned();
+    let enr = info["result"]["enr"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     Ok(Node {
         child,
         enode,
         http: format!("http://127.0.0.1:{http}"),
+        enr,
     })
 }
 

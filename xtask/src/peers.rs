@@ -21,6 +21,8 @@
 //! | `PEERWIRE_GETH_CHAIN_INFO` | one JSON line on the dev-made chain (head, hash, transaction types, logs) |
 //! | `PEERWIRE_GETH_ENODE`, `PEERWIRE_GETH_HTTP` | the geth node serving the dev-made chain: RLPx and JSON-RPC |
 //! | `PEERWIRE_GETH_ETHTEST_ENODE`, `PEERWIRE_GETH_ETHTEST_HTTP` | the geth node serving geth's eth test chain |
+//! | `PEERWIRE_GETH_DISC_BOOTNODE`, `PEERWIRE_GETH_DISC_BOOTNODE_ENR` | the bootnode of the geth discovery network |
+//! | `PEERWIRE_GETH_DISC_ENODES`, `PEERWIRE_GETH_DISC_ENRS`, `PEERWIRE_GETH_DISC_HTTP` | its three nodes (comma lists): eth test chain, discv4 + discv5 on their RLPx ports |
 //!
 //! The peers are stopped when the [`Peers`] value is dropped.
 
@@ -32,6 +34,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{Result, project_root, run, step};
+
+/// How many geth nodes make the discovery network.
+const GETH_DISC_NODES: usize = 3;
 
 /// How long a peer may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -132,6 +137,48 @@ impl Peers {
             peers.env.push((format!("{prefix}_ENODE"), node.enode));
             peers.env.push((format!("{prefix}_HTTP"), node.http));
         }
+
+        // A small discovery network: three geth nodes serving geth's eth test chain with discv4 and discv5 on
+        // their loopback RLPx ports (UDP), the first one the bootnode of the others.
+        let mut disc_nodes = Vec::new();
+        let mut discovery = crate::geth::Discovery {
+            on: true,
+            ..crate::geth::Discovery::default()
+        };
+        for index in 0..GETH_DISC_NODES {
+            let name = format!("geth-disc{index}");
+            let node =
+                crate::geth::start_node_with(&geth, &name, &ethtest_chain, &run_dir, &discovery)?;
+            if index == 0 {
+                discovery.bootnodes.push(node.enode.clone());
+                discovery.bootnodes_v5.push(node.enr.clone());
+                peers
+                    .env
+                    .push(("PEERWIRE_GETH_DISC_BOOTNODE".into(), node.enode.clone()));
+                peers
+                    .env
+                    .push(("PEERWIRE_GETH_DISC_BOOTNODE_ENR".into(), node.enr.clone()));
+            }
+            disc_nodes.push((node.enode, node.enr, node.http));
+            peers.children.push((name, node.child));
+        }
+        let join = |pick: fn(&(String, String, String)) -> &String| {
+            disc_nodes
+                .iter()
+                .map(pick)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        peers
+            .env
+            .push(("PEERWIRE_GETH_DISC_ENODES".into(), join(|n| &n.0)));
+        peers
+            .env
+            .push(("PEERWIRE_GETH_DISC_ENRS".into(), join(|n| &n.1)));
+        peers
+            .env
+            .push(("PEERWIRE_GETH_DISC_HTTP".into(), join(|n| &n.2)));
 
         eprintln!("peers ready in {:.1?}:", started.elapsed());
         for (key, value) in &peers.env {

@@ -28,6 +28,11 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("p2p-discv4", Some(&["p2p-msg", "p2p-rlpx"])),
     // A p2p leaf with no workspace dependency; chain-types only for its tests of the built-in trees.
     ("p2p-dnsdisc", Some(&["chain-types"])),
+    // Candidates, the ENR `eth` entry, discv5 and the peer pool (which runs RLPx and eth sessions).
+    (
+        "p2p-discovery",
+        Some(&["p2p-msg", "p2p-rlpx", "eth-wire", "chain-types"]),
+    ),
     ("rpc-client", Some(&[])),
     ("rpc-ws", Some(&["rpc-client"])),
     ("rpc-http", Some(&["rpc-client"])),

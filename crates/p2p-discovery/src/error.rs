@@ -47,6 +47,10 @@ pub enum Error {
     /// The discv5 node has been shut down.
     #[error("discv5 node is shut down")]
     Discv5Shutdown,
+    // The peer pool.
+    /// The pool's RLPx listener could not be bound.
+    #[error("cannot bind the pool's RLPx host")]
+    Bind(#[source] p2p_rlpx::Error),
 }
 
 impl Error {

@@ -86,7 +86,13 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_errors() {
-        for bad in [&[][..], &[0x80], &[0xc0], &[0xc1, 0x01], &[0xc2, 0xc1, 0x01]] {
+        for bad in [
+            &[][..],
+            &[0x80],
+            &[0xc0],
+            &[0xc1, 0x01],
+            &[0xc2, 0xc1, 0x01],
+        ] {
             assert!(EthEntry::from_rlp(bad).is_err(), "{bad:?}");
         }
     }

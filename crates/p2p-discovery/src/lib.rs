@@ -8,6 +8,7 @@
 //! - [`eth_entry`]: the ENR `eth` entry (the fork id clients publish in their records) and the
 //!   compatibility check against a chain spec.
 //! - [`Candidate`] and [`Source`]: the common currency of every discovery source.
+//! - [`pool`]: the peer pool, from candidates to eth sessions within limits.
 //! - [`v5`]: discovery v5 over sigp's `discv5`, keyed by the node's secp256k1 key.
 //!
 //! # Example
@@ -26,6 +27,7 @@
 mod candidate;
 mod error;
 pub mod eth_entry;
+pub mod pool;
 pub mod v5;
 
 pub use candidate::{Candidate, Source, enode_of};

@@ -9,10 +9,13 @@
 //!   one line on stderr.
 
 mod cli_json;
+mod crawl;
 mod datadir;
 mod devnet;
+mod discover;
 mod endpoint;
 mod export;
+mod finding;
 mod import;
 mod node;
 mod output;
@@ -46,6 +49,8 @@ enum Command {
     Export(export::Args),
     /// Syncs a chain from real peers into a data directory, resuming from the stored head.
     Sync(sync::Args),
+    /// Walks the discovery DHT and prints one JSON line per node found, then a summary.
+    Crawl(crawl::Args),
     /// Calls one JSON-RPC method and prints its result as one line of JSON.
     Rpc(rpc::Args),
     /// Subscribes with `eth_subscribe` and prints each notification's result as one JSON line.
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Export(args) => export::run(args).await,
             Command::Sync(args) => sync::run(args).await,
+            Command::Crawl(args) => crawl::run(args).await,
             Command::Rpc(args) => rpc::run(args).await,
             Command::Subscribe(args) => subscribe::run(args).await,
         }

@@ -78,7 +78,7 @@ impl Drop for ServingNode {
 }
 
 /// An eth node for `chain` that serves `store` and announces its head.
-fn eth_node(chain: &ChainId, store: Arc<dyn ChainStore>) -> anyhow::Result<EthNode> {
+pub(crate) fn eth_node(chain: &ChainId, store: Arc<dyn ChainStore>) -> anyhow::Result<EthNode> {
     let mut node = EthNode::new(chain.network_id, chain.genesis);
     node.fork_blocks.clone_from(&chain.forks.blocks);
     node.fork_times.clone_from(&chain.forks.times);

@@ -56,6 +56,17 @@ pub(crate) struct Args {
     /// Seed of the chain generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Answer discovery (comma-separated `v4`, `v5`) on UDP: v4 on the RLPx port, v5 on the next one. The
+    /// second line of stdout is then a JSON object with the node record and the discovery addresses, and inbound
+    /// peers go through the peer pool (counted against `--max-peers`).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    discovery: Option<Vec<crate::discover::Protocol>>,
+    /// A discovery bootnode (`enode://…` or `enr:…`); repeat for more. Only with `--discovery`.
+    #[arg(long = "bootnode", value_name = "URL", requires = "discovery")]
+    bootnodes: Vec<String>,
+    /// The most inbound peers with `--discovery`.
+    #[arg(long, default_value_t = 50, requires = "discovery")]
+    max_peers: usize,
 }
 
 /// Runs `peerwire serve` until interrupted.
@@ -114,6 +125,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let key_path = args.key.unwrap_or_else(|| args.datadir.join("nodekey"));
     let key = NodeKey::load_or_generate(&key_path)
         .with_context(|| format!("cannot load the node key {}", key_path.display()))?;
+    if let Some(protocols) = &args.discovery {
+        let options = crate::discover::ServeDiscovery {
+            protocols: protocols.clone(),
+            bootnodes: args.bootnodes.clone(),
+            max_peers: args.max_peers,
+        };
+        return crate::discover::serve_with_discovery(
+            spec.as_ref(),
+            &id,
+            store,
+            key,
+            args.listen,
+            &options,
+        )
+        .await;
+    }
     let mut node =
         ServingNode::start(store.clone(), &id, &EthNode::VERSIONS, key, args.listen).await?;
     crate::output::line(&node.enode().to_string()).context("cannot write to stdout")?;

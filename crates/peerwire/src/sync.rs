@@ -21,16 +21,28 @@ use eth_wire::EthNode;
 use p2p_rlpx::Enode;
 
 use crate::datadir::{self, ChainId};
+use crate::discover::DiscoveryArgs;
 use crate::endpoint::{ConnectArgs, Endpoint};
+use crate::finding;
 use crate::node::{self, Client, RlpxPeer};
 use crate::syncing::{self, Mode, Target};
 
 /// Options of `peerwire sync`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// A peer to sync from (`enode://<id>@<host>:<port>`); repeat for more peers.
-    #[arg(long = "peer", required = true)]
+    /// A peer to sync from (`enode://<id>@<host>:<port>`); repeat for more peers. Without it (or with a
+    /// discovery flag), the peer pool finds peers on the `--chain`'s network itself.
+    #[arg(long = "peer")]
     peers: Vec<String>,
+    /// How to find peers when none is given with `--peer`.
+    #[command(flatten)]
+    discovery: DiscoveryArgs,
+    /// With the peer pool: sync once this many peers are connected.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=50))]
+    max_peers: u16,
+    /// With the peer pool: give up when no peer connected after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "S")]
+    find_timeout: u64,
     /// The data directory (`chain.redb`, `chain.json`), created if missing.
     #[arg(long)]
     datadir: PathBuf,
@@ -72,7 +84,32 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let spec = args.chain.as_deref().map(datadir::load_spec).transpose()?;
     let trusted = trusted_head(&args).await?;
     let store: Arc<dyn ChainStore> = datadir::open_store(&args.datadir)?;
+    let use_pool = enodes.is_empty() || args.discovery.given();
+    if use_pool && spec.is_none() {
+        bail!(
+            "sync without --peer needs --chain (the network to find peers on, and their fork id)"
+        );
+    }
+    let mut found = None;
     let (clients, peers) = match &spec {
+        Some(spec) if use_pool => {
+            let id = ChainId::of_spec(spec);
+            match datadir::ready(&args.datadir, store.as_ref())? {
+                Some(stored) => stored.ensure_same(&id, &args.datadir)?,
+                None => datadir::adopt(&args.datadir, store.as_ref(), &id, &spec.genesis)?,
+            }
+            let wanted = finding::Wanted {
+                peers: usize::from(args.max_peers),
+                first_within: Duration::from_secs(args.find_timeout),
+                others_within: Duration::from_secs(5),
+            };
+            let mut pool =
+                finding::find_peers(spec, &id, store.clone(), &args.discovery, &enodes, wanted)
+                    .await?;
+            let peers = std::mem::take(&mut pool.peers);
+            found = Some(pool);
+            (Vec::new(), peers)
+        }
         Some(spec) => {
             let id = ChainId::of_spec(spec);
             match datadir::ready(&args.datadir, store.as_ref())? {
@@ -106,6 +143,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     outcome.protocol = Some(protocol);
     drop(clients);
+    drop(found);
     let verified = syncing::verify(store.as_ref(), &outcome)?;
     syncing::print_summary(&outcome, &verified, "rlpx", args.json)
 }

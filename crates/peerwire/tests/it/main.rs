@@ -4,6 +4,7 @@
 
 mod args;
 mod devnet;
+mod discovery;
 mod ganache;
 mod geth;
 mod http;
