@@ -117,7 +117,7 @@ async fn run_v4(n: usize, geth: &[Enode], limit: Duration) -> anyhow::Result<Out
         tasks.push(tokio::spawn(async move {
             loop {
                 let found = node.lookup_random().await.unwrap_or_default();
-                let table = node.table_nodes().await;
+                let table = node.table_nodes();
                 if let Ok(mut s) = seen.lock() {
                     s.extend(
                         found

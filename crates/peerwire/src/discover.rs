@@ -279,7 +279,7 @@ async fn lookups_v4(v4: Discv4, found: mpsc::Sender<Candidate>) {
     loop {
         match v4.lookup_random().await {
             Ok(records) => {
-                let table = v4.table_nodes().await;
+                let table = v4.table_nodes();
                 let fresh: Vec<NodeRecord> = records
                     .into_iter()
                     .chain(table)
