@@ -144,8 +144,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         Strategy::Reverse => Target::Trusted(chain.head().hash()),
         Strategy::Forward => Target::Best,
     };
-    let mut outcome =
-        syncing::sync_from(store.clone(), sources, args.mode, target, None, !args.json).await?;
+    let mut outcome = syncing::sync_from(
+        store.clone(),
+        sources,
+        args.mode,
+        target,
+        None,
+        !args.json,
+        None,
+    )
+    .await?;
     if args.source == Source::Rlpx {
         outcome.protocol = Some(format!("eth/{}", args.eth));
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chain_types::{ChainSpec, ChainStore};
+use chain_types::{ChainSpec, ChainStore, DynChainSource};
 use eth_wire::EthVersion;
-use p2p_discovery::pool::{Pool, PoolConfig, PoolHandle, PoolParts, PoolStats, Session};
+use p2p_discovery::pool::{Pool, PoolConfig, PoolHandle, PoolParts, PoolStats};
 use p2p_discovery::{Candidate, Source};
 use p2p_rlpx::{Enode, HostConfig, NodeKey};
 use tokio::sync::mpsc;
@@ -17,6 +17,9 @@ use tokio::task::JoinHandle;
 use crate::datadir::ChainId;
 use crate::discover::{DiscoveryArgs, Sources};
 use crate::node::{self, RlpxPeer};
+
+/// How many late sessions may wait for the downloader to take them.
+const LATE_PEERS: usize = 16;
 
 /// How many peers to find and how long to look.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +38,10 @@ pub(crate) struct Found {
     pub(crate) peers: Vec<RlpxPeer>,
     handle: PoolHandle,
     driver: JoinHandle<()>,
-    /// Kept open (never read again): the pool stops when its session receiver is dropped.
-    _sessions: mpsc::Receiver<Session>,
+    /// Forwards the sessions that come up after the first ones (replacements for dropped peers) to
+    /// [`Found::take_late`]'s receiver; aborted on drop.
+    forward: Option<JoinHandle<()>>,
+    late: Option<mpsc::Receiver<Arc<dyn DynChainSource>>>,
     _sources: Sources,
 }
 
@@ -45,12 +50,21 @@ impl Found {
     pub(crate) fn stats(&self) -> PoolStats {
         self.handle.stats()
     }
+
+    /// The peers that connect from now on (the pool keeps dialing up to its outbound cap, so a peer that
+    /// drops out is replaced), for the downloader to register while it syncs.
+    pub(crate) fn take_late(&mut self) -> Option<mpsc::Receiver<Arc<dyn DynChainSource>>> {
+        self.late.take()
+    }
 }
 
 impl Drop for Found {
     fn drop(&mut self) {
         self.handle.shutdown();
         self.driver.abort();
+        if let Some(forward) = &self.forward {
+            forward.abort();
+        }
     }
 }
 
@@ -102,7 +116,8 @@ pub(crate) async fn find_peers(
         peers: Vec::new(),
         handle,
         driver,
-        _sessions: mpsc::channel(1).1,
+        forward: None,
+        late: None,
         _sources: sources,
     };
     let first = tokio::time::timeout(wanted.first_within, sessions.recv()).await;
@@ -123,10 +138,17 @@ pub(crate) async fn find_peers(
             () = &mut deadline => break,
         }
     }
-    found.handle.set_dialing(false);
     tracing::info!(peers = found.peers.len(), stats = ?found.stats(), "peers found");
-    // Later sessions find the channel full and are refused.
-    found._sessions = sessions;
+    let (late_tx, late_rx) = mpsc::channel(LATE_PEERS);
+    found.late = Some(late_rx);
+    found.forward = Some(tokio::spawn(async move {
+        while let Some(session) = sessions.recv().await {
+            tracing::info!(peer = %session.id, client = %session.client_id, "a peer joined the sync");
+            if late_tx.send(Arc::new(session.peer)).await.is_err() {
+                break;
+            }
+        }
+    }));
     Ok(found)
 }
 

@@ -132,6 +132,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .map(|p| Arc::new(p) as Arc<dyn DynChainSource>)
         .collect();
     let validator = spec.map(|s| Arc::new(s) as Arc<dyn chain_downloader::HeaderValidator>);
+    let late = found.as_mut().and_then(finding::Found::take_late);
     let mut outcome = syncing::sync_from(
         store.clone(),
         sources,
@@ -139,6 +140,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         target,
         validator,
         !args.json,
+        late,
     )
     .await?;
     outcome.protocol = Some(protocol);

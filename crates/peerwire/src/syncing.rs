@@ -10,6 +10,7 @@ use chain_downloader::{Config, Downloader, HeaderValidator, SyncMode};
 use chain_types::{ChainStore, DynChainSource, H256, SealedHeader};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use tokio::sync::mpsc;
 
 /// Which parts of the chain to download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +90,7 @@ pub(crate) async fn sync_from(
     target: Target,
     validator: Option<Arc<dyn HeaderValidator>>,
     progress: bool,
+    mut late: Option<mpsc::Receiver<Arc<dyn DynChainSource>>>,
 ) -> anyhow::Result<Outcome> {
     let start = store
         .head_number()?
@@ -123,6 +125,10 @@ pub(crate) async fn sync_from(
     let result = loop {
         tokio::select! {
             result = &mut sync => break result,
+            source = recv_late(&mut late) => match source {
+                Some(source) => downloader.register_peer(source),
+                None => late = None,
+            },
             _ = ticker.tick() => {
                 if let Some(bar) = &bar {
                     let p = downloader.progress();
@@ -332,4 +338,14 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// The next peer that joined during the sync; pending forever once the channel is gone.
+async fn recv_late(
+    late: &mut Option<mpsc::Receiver<Arc<dyn DynChainSource>>>,
+) -> Option<Arc<dyn DynChainSource>> {
+    match late {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
