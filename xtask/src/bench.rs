@@ -17,6 +17,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("rlpx", "p2p-rlpx", None),
     ("dns", "p2p-dnsdisc", None),
     ("discv4", "p2p-discv4", None),
+    ("discv5", "p2p-discovery", Some("discv5")),
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
     ("discovery", "peerwire-tests", Some("discovery")),
