@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chain_types::forkid::ForkFilter;
 use eth_wire::{EthNode, EthPeer};
-use futures::stream::{FuturesUnordered, StreamExt as _};
 use p2p_msg::{DisconnectReason, NodeId, PeerExit, ProtoRw, Protocol};
 use p2p_rlpx::{Direction, Enode, Host, PeerEvent};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -69,6 +69,8 @@ enum DialResult {
     Done(Result<PeerExit, p2p_rlpx::Error>),
     /// No eth session within the dial timeout.
     TimedOut,
+    /// The dial's task panicked.
+    Panicked,
 }
 
 struct DialEnd {
@@ -107,6 +109,8 @@ pub struct PoolDriver {
     sources: HashMap<NodeId, Source>,
     up: HashMap<NodeId, Arc<AtomicBool>>,
     addrs: HashMap<NodeId, SocketAddr>,
+    /// The node each running dial task is for (to account for a task that panicked).
+    tasks: HashMap<tokio::task::Id, Enode>,
     reports: Option<mpsc::Sender<DialReport>>,
 }
 
@@ -128,6 +132,7 @@ impl PoolDriver {
             sources: HashMap::new(),
             up: HashMap::new(),
             addrs: HashMap::new(),
+            tasks: HashMap::new(),
             reports: None,
         }
     }
@@ -144,7 +149,8 @@ impl PoolDriver {
     ///
     /// Dropping the future drops every connection it drives.
     pub async fn run(mut self) {
-        let mut dials: FuturesUnordered<BoxFut<DialEnd>> = FuturesUnordered::new();
+        // Each dial, and the connection it becomes, runs on a task of its own; dropping the set aborts them.
+        let mut dials: JoinSet<DialEnd> = JoinSet::new();
         let accept: BoxFut<()> = if self.parts.config.accept_inbound {
             let run = self.parts.host.run();
             Box::pin(async move {
@@ -163,7 +169,7 @@ impl PoolDriver {
                 Some(candidate) = self.parts.candidates.recv() => self.on_candidate(candidate),
                 Some(peer) = self.parts.eth.recv() => self.on_session(peer),
                 Some(event) = self.parts.events.recv() => self.on_event(event),
-                Some(end) = dials.next(), if !dials.is_empty() => self.on_dial_end(end),
+                Some(end) = dials.join_next_with_id(), if !dials.is_empty() => self.on_joined(end),
                 () = &mut accept => {}
                 _ = tick.tick() => {
                     if self.parts.sessions.is_closed() {
@@ -178,8 +184,8 @@ impl PoolDriver {
         }
         self.parts.host.shutdown();
         let drain = async {
-            while let Some(end) = dials.next().await {
-                self.on_dial_end(end);
+            while let Some(end) = dials.join_next_with_id().await {
+                self.on_joined(end);
             }
         };
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
@@ -213,7 +219,26 @@ impl PoolDriver {
         }
     }
 
-    fn start_dials(&mut self, dials: &mut FuturesUnordered<BoxFut<DialEnd>>) {
+    /// A dial task ended: its result, or a failure of its node when the task panicked.
+    fn on_joined(&mut self, joined: Result<(tokio::task::Id, DialEnd), tokio::task::JoinError>) {
+        match joined {
+            Ok((task, end)) => {
+                self.tasks.remove(&task);
+                self.on_dial_end(end);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a dial task failed");
+                if let Some(enode) = self.tasks.remove(&e.id()) {
+                    self.on_dial_end(DialEnd {
+                        enode,
+                        result: DialResult::Panicked,
+                    });
+                }
+            }
+        }
+    }
+
+    fn start_dials(&mut self, dials: &mut JoinSet<DialEnd>) {
         if self.parts.paused.load(Ordering::Acquire) {
             return;
         }
@@ -226,7 +251,7 @@ impl PoolDriver {
             }
             let host = self.parts.host.clone();
             let timeout = self.parts.config.dial_timeout;
-            dials.push(Box::pin(async move {
+            let task = dials.spawn(async move {
                 let connect = host.connect(&enode);
                 tokio::pin!(connect);
                 tokio::select! {
@@ -239,7 +264,8 @@ impl PoolDriver {
                     DialResult::TimedOut
                 };
                 DialEnd { enode, result }
-            }));
+            });
+            self.tasks.insert(task.id(), enode);
         }
     }
 
@@ -388,6 +414,7 @@ impl Drop for PoolDriver {
 fn classify(result: &DialResult) -> FailureReason {
     let exit = match result {
         DialResult::TimedOut => return FailureReason::Timeout,
+        DialResult::Panicked => return FailureReason::ProtocolError,
         DialResult::Done(Err(e)) => {
             return match e {
                 p2p_rlpx::Error::Io(_) => FailureReason::Unreachable,
