@@ -349,3 +349,88 @@ async fn recv_late(
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use chain_types::generator::{Chain, ChainServer, GeneratorOptions};
+    use chain_types::{Body, ChainSource, HeadersRequest, MemoryStore, Receipt, U256};
+
+    use super::*;
+
+    /// Serves headers but never a body (after a short delay, an empty reply): alone it cannot finish a full sync.
+    struct HeadersOnly(ChainServer);
+
+    impl ChainSource for HeadersOnly {
+        fn id(&self) -> &str {
+            "headers-only"
+        }
+        fn head(&self) -> (H256, U256) {
+            ChainSource::head(&self.0)
+        }
+        fn headers(
+            &self,
+            request: HeadersRequest,
+        ) -> impl Future<Output = Result<Vec<chain_types::Header>, chain_types::Error>> + Send
+        {
+            self.0.headers(request)
+        }
+        async fn bodies(&self, _: Vec<H256>) -> Result<Vec<Body>, chain_types::Error> {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Ok(Vec::new())
+        }
+        async fn receipts(&self, _: Vec<H256>) -> Result<Vec<Vec<Receipt>>, chain_types::Error> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn setup() -> (Arc<Chain>, Arc<dyn ChainStore>) {
+        let chain = Arc::new(Chain::generate(64, &GeneratorOptions::seeded(7)));
+        let store = MemoryStore::new();
+        store
+            .insert_batch(chain.entries(0..1, true, true))
+            .expect("genesis");
+        (chain, Arc::new(store))
+    }
+
+    async fn sync(
+        chain: &Chain,
+        store: Arc<dyn ChainStore>,
+        late: Option<mpsc::Receiver<Arc<dyn DynChainSource>>>,
+    ) -> anyhow::Result<Outcome> {
+        let first = Arc::new(HeadersOnly(ChainServer::new("a", Arc::new(chain.clone()))))
+            as Arc<dyn DynChainSource>;
+        let target = Target::Trusted(chain.head().hash());
+        let run = sync_from(store, vec![first], Mode::Full, target, None, false, late);
+        tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("the sync ends")
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_joins_a_running_sync_serves_what_the_first_could_not() {
+        let (chain, store) = setup();
+        let (tx, rx) = mpsc::channel(1);
+        let joiner = Arc::new(ChainServer::new("b", chain.clone())) as Arc<dyn DynChainSource>;
+        tx.send(joiner).await.expect("send");
+        let outcome = sync(&chain, store.clone(), Some(rx)).await.expect("sync");
+        assert_eq!(outcome.head.hash(), chain.head().hash());
+        assert_eq!(
+            store.head().expect("head").map(|(h, _)| h.hash()),
+            Some(chain.head().hash())
+        );
+    }
+
+    #[tokio::test]
+    async fn without_the_joining_peer_the_same_sync_fails() {
+        let (chain, store) = setup();
+        let error = sync(&chain, store, None)
+            .await
+            .expect_err("a headers-only peer cannot finish a full sync");
+        assert!(
+            format!("{error:#}").contains("sync to the trusted head failed"),
+            "{error:#}"
+        );
+    }
+}
