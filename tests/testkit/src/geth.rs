@@ -28,6 +28,7 @@ pub struct GethBuilder {
     bootnodes: Vec<String>,
     nodekey_hex: Option<String>,
     nat: String,
+    max_peers: Option<u32>,
     http_api: String,
     verbosity: u8,
     extra_toml: String,
@@ -69,6 +70,12 @@ impl GethBuilder {
     /// The `--nat` setting (`none` by default; `extip:127.0.0.1` puts the address in the ENR).
     pub fn nat(mut self, nat: impl Into<String>) -> Self {
         self.nat = nat.into();
+        self
+    }
+
+    /// `MaxPeers` in the config (geth's default, 50, if not set).
+    pub fn max_peers(mut self, max: u32) -> Self {
+        self.max_peers = Some(max);
         self
     }
 
@@ -143,8 +150,8 @@ impl GethBuilder {
         let _ = writeln!(toml, "NoDiscovery = {}", !discovery);
         let _ = writeln!(toml, "DiscoveryV4 = {}", self.discv4);
         let _ = writeln!(toml, "DiscoveryV5 = {}", self.discv5);
-        if !self.extra_toml.contains("MaxPeers") {
-            toml.push_str("MaxPeers = 10\n");
+        if let Some(max) = self.max_peers {
+            let _ = writeln!(toml, "MaxPeers = {max}");
         }
         toml.push_str(&self.extra_toml);
         std::fs::write(&config, toml).unwrap_or_else(|e| panic!("geth config: {e}"));
@@ -215,6 +222,7 @@ impl GethNode {
             bootnodes: Vec::new(),
             nodekey_hex: None,
             nat: "none".to_owned(),
+            max_peers: None,
             http_api: "admin".to_owned(),
             verbosity: 3,
             extra_toml: String::new(),
