@@ -14,6 +14,7 @@ use chain_types::{BlockEntry, Body, ChainSpec, ChainStore, H256, MemoryStore, Se
 use eth_wire::{EthNode, EthPeer};
 use p2p_msg::ProtoRw;
 use p2p_rlpx::{Enode, Host, HostConfig, NodeKey};
+use peerwire_testkit::GethNode;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -40,14 +41,6 @@ fn hash(value: &Value) -> H256 {
     H256::from_slice(&hex::decode(text.trim_start_matches("0x")).expect("hex hash"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
 /// Our client id in Hello, by which geth's `admin_peers` names us.
 const CLIENT_ID: &str = "peerwire-interop/session";
 
@@ -62,54 +55,15 @@ async fn geth_peer(client: &rpc_client::Client) -> Option<Value> {
 }
 
 /// Starts a fresh geth on the dev chain's genesis whose only peer is `peer`, told to full-sync to `target`.
-fn fresh_geth(
-    genesis: &str,
-    peer: &Enode,
-    target: H256,
-    dir: &std::path::Path,
-) -> (tokio::process::Child, String) {
-    let geth = peer_env("PEERWIRE_GETH");
-    let init = std::process::Command::new(&geth)
-        .args(["--datadir", dir.to_str().expect("path"), "init", genesis])
-        .output()
-        .expect("geth init");
-    assert!(init.status.success(), "geth init failed");
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[Node.P2P]\nListenAddr = \"127.0.0.1:{}\"\nNoDiscovery = true\nDiscoveryV4 = false\nDiscoveryV5 = false\nStaticNodes = [\"{peer}\"]\n",
-            free_port()
-        ),
-    )
-    .expect("geth config");
-    let http = free_port();
-    let log = std::fs::File::create(dir.join("geth.log")).expect("log file");
-    let child = tokio::process::Command::new(&geth)
-        .args(["--config", config.to_str().expect("path")])
-        .args([
-            "--datadir",
-            dir.to_str().expect("path"),
-            "--networkid",
-            "1337",
-        ])
-        .args(["--nat", "none", "--ipcdisable", "--synctarget"])
-        .arg(format!("{target:#x}"))
-        .args(["--http", "--http.addr", "127.0.0.1", "--http.port"])
-        .arg(http.to_string())
-        .args(["--http.api", "admin,eth,net", "--authrpc.addr", "127.0.0.1"])
-        .args([
-            "--authrpc.port",
-            &free_port().to_string(),
-            "--verbosity",
-            "3",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting geth");
-    (child, format!("http://127.0.0.1:{http}"))
+async fn fresh_geth(genesis: &str, peer: &Enode, target: H256) -> GethNode {
+    GethNode::builder()
+        .genesis(genesis)
+        .p2p_toml(&format!("StaticNodes = [\"{peer}\"]"))
+        .args(["--networkid", "1337"])
+        .args(["--synctarget".to_owned(), format!("{target:#x}")])
+        .http_api("admin,eth,net")
+        .start()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,10 +143,8 @@ async fn a_session_with_geth_stays_up_over_two_minutes_with_block_range_updates_
     }
 
     // A fresh geth dials us and waits for the head we do not have yet.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (mut geth_b_process, geth_b_url) =
-        fresh_geth(&genesis_path, &host.enode(), head_hash, dir.path());
-    let geth_b = rpc(&geth_b_url);
+    let geth_b_process = fresh_geth(&genesis_path, &host.enode(), head_hash).await;
+    let geth_b = rpc(&geth_b_process.http_url());
     let peer_b = within(Duration::from_secs(60), peers_rx.recv())
         .await
         .expect("the fresh geth connected to us");
@@ -244,6 +196,6 @@ async fn a_session_with_geth_stays_up_over_two_minutes_with_block_range_updates_
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     assert!(peer_a.block_range().is_some() && peer_b.block_range().is_some());
-    let _ = geth_b_process.kill().await;
+    drop(geth_b_process);
     host.shutdown();
 }

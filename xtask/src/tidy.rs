@@ -38,11 +38,16 @@ const LAYERS: &[(&str, Option<&[&str]>)] = &[
     ("rpc-http", Some(&["rpc-client"])),
     ("peerwire", None),
     ("peerwire-tests", None),
+    // Test support; other crates may take it as a dev-dependency only.
+    ("peerwire-testkit", Some(&[])),
     ("xtask", Some(&[])),
 ];
 
+/// The test-support crate, allowed as a dev-dependency of any crate (and as nothing else).
+const TESTKIT: &str = "peerwire-testkit";
+
 /// Crates that are never published.
-const UNPUBLISHED: &[&str] = &["peerwire-tests", "xtask"];
+const UNPUBLISHED: &[&str] = &["peerwire-tests", "peerwire-testkit", "xtask"];
 
 /// Runs every tidy check and reports all problems at once.
 pub(crate) fn run(root: &Path) -> Result {
@@ -118,6 +123,15 @@ fn check_layering(
         if !members.contains_key(dep_name) || dep_name == name {
             continue;
         }
+        let kind = dep["kind"].as_str().unwrap_or("normal");
+        if dep_name == TESTKIT {
+            if kind != "dev" {
+                problems.push(format!(
+                    "`{name}` depends on `{TESTKIT}` ({kind}); it is a dev-dependency only"
+                ));
+            }
+            continue;
+        }
         if ["peerwire", "peerwire-tests", "xtask"].contains(&dep_name) {
             problems.push(format!(
                 "`{name}` depends on `{dep_name}`, which nothing may depend on"
@@ -127,7 +141,6 @@ fn check_layering(
         if let Some(allowed) = allowed
             && !allowed.contains(&dep_name)
         {
-            let kind = dep["kind"].as_str().unwrap_or("normal");
             let allowed = if allowed.is_empty() {
                 "no workspace crate".to_owned()
             } else {

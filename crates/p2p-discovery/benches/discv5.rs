@@ -37,6 +37,7 @@ use enr::NodeId;
 use p2p_discovery::eth_entry::EthEntry;
 use p2p_discovery::v5::{Discv5, Discv5Config, candidate_of};
 use p2p_rlpx::NodeKey;
+use peerwire_testkit::GethNode;
 use secp256k1::{Message, PublicKey, SecretKey};
 
 /// Nodes in the loopback network.
@@ -154,14 +155,8 @@ async fn convergence() {
         nodes.push(Discv5::bind(&NodeKey::generate(), config).await.unwrap());
     }
     let mut ids: Vec<NodeId> = nodes.iter().map(Discv5::node_id).collect();
-    let dir = std::env::temp_dir().join(format!("peerwire-bench-discv5-{}", std::process::id()));
     let geths = match std::env::var_os("PEERWIRE_GETH") {
-        Some(geth) => start_geths(
-            std::path::Path::new(&geth),
-            &dir,
-            &nodes[0].local_enr_text(),
-            4,
-        ),
+        Some(geth) => start_geths(std::path::Path::new(&geth), &nodes[0].local_enr_text(), 4).await,
         None => Vec::new(),
     };
     let geth_ids: Vec<NodeId> = geths.iter().map(|(_, id)| *id).collect();
@@ -250,97 +245,30 @@ async fn convergence() {
     for task in tasks {
         let _ = task.await;
     }
-    for (mut child, _) in geths {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    // Dropping the nodes kills the geths and removes their directories.
+    drop(geths);
 }
 
 /// Starts `count` geth nodes (discv5 only, on 127.0.0.1) booting from `bootnode`; each with its
 /// discv5 node id, read from `admin_nodeInfo`.
-fn start_geths(
+async fn start_geths(
     geth: &std::path::Path,
-    dir: &std::path::Path,
     bootnode: &str,
     count: usize,
-) -> Vec<(std::process::Child, NodeId)> {
+) -> Vec<(GethNode, NodeId)> {
     let mut geths = Vec::new();
-    for i in 0..count {
-        let sub = dir.join(format!("geth{i}"));
-        std::fs::create_dir_all(&sub).unwrap();
-        let [p2p, http, auth] = [0; 3].map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
-        let config = sub.join("geth.toml");
-        std::fs::write(
-            &config,
-            format!("[Node.P2P]\nListenAddr = \"127.0.0.1:{p2p}\"\nDiscoveryV4 = false\nDiscoveryV5 = true\n"),
-        )
-        .unwrap();
-        let child = std::process::Command::new(geth)
-            .arg("--config")
-            .arg(&config)
-            .arg("--datadir")
-            .arg(sub.join("data"))
-            .args(["--nat", "extip:127.0.0.1", "--bootnodes", bootnode])
-            .args([
-                "--http",
-                "--http.addr",
-                "127.0.0.1",
-                "--http.api",
-                "admin",
-                "--http.port",
-            ])
-            .arg(http.to_string())
-            .args([
-                "--ipcdisable",
-                "--authrpc.addr",
-                "127.0.0.1",
-                "--authrpc.port",
-            ])
-            .arg(auth.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(sub.join("geth.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let id = (0..300)
-            .find_map(|_| {
-                let reply = http_rpc(http, "admin_nodeInfo");
-                let text = reply.as_ref().and_then(|r| r["result"]["enr"].as_str());
-                match text.and_then(|t| p2p_discovery::v5::parse_enr(t).ok()) {
-                    Some(record) => Some(record.node_id()),
-                    None => {
-                        std::thread::sleep(Duration::from_millis(100));
-                        None
-                    }
-                }
-            })
-            .expect("geth's RPC did not answer in 30 s");
-        geths.push((child, id));
+    for _ in 0..count {
+        let node = GethNode::builder()
+            .binary(geth)
+            .discv5(true)
+            .nat("extip:127.0.0.1")
+            .bootnode(bootnode)
+            .start()
+            .await;
+        let id = p2p_discovery::v5::parse_enr(node.enr()).unwrap().node_id();
+        geths.push((node, id));
     }
     geths
-}
-
-/// One JSON-RPC call without parameters over HTTP/1.0 on 127.0.0.1.
-fn http_rpc(port: u16, method: &str) -> Option<serde_json::Value> {
-    use std::io::{Read as _, Write as _};
-    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":[]}}"#);
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (_, json) = response.split_once("\r\n\r\n")?;
-    serde_json::from_str(json.trim()).ok()
 }
 
 /// This process's user plus system CPU time (Linux `/proc/self/stat`, 100 ticks per second);

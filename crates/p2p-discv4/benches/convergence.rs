@@ -28,6 +28,7 @@ use p2p_discv4::Discv4Event;
 
 use p2p_discv4::{Discv4, Discv4Config, NodeId, Timeouts};
 use p2p_rlpx::{Enode, NodeKey};
+use peerwire_testkit::GethNode;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -36,58 +37,18 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A geth with discovery v4 on loopback; returns the child and its enode.
-fn start_geth(geth: &str, dir: &std::path::Path, boot: &Enode) -> (std::process::Child, Enode) {
-    let port = free_port();
-    std::fs::create_dir_all(dir).unwrap();
-    let config = dir.join("peerwire.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[Node.P2P]\nListenAddr = \"127.0.0.1:{port}\"\nNoDiscovery = false\nDiscoveryV4 = true\nDiscoveryV5 = false\nMaxPeers = 10\n"
-        ),
-    )
-    .unwrap();
+/// A geth with discovery v4 on loopback, booting from `boot`; the node and its enode.
+async fn start_geth(boot: &Enode) -> (GethNode, Enode) {
     let key = NodeKey::generate();
-    let child = std::process::Command::new(geth)
-        .arg("--config")
-        .arg(&config)
-        .arg("--datadir")
-        .arg(dir)
-        .args([
-            "--nodekeyhex",
-            &key.to_hex(),
-            "--nat",
-            "none",
-            "--ipcdisable",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bootnodes",
-            &boot.to_string(),
-        ])
-        .args([
-            "--authrpc.port",
-            &free_port().to_string(),
-            "--authrpc.addr",
-            "127.0.0.1",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, Enode::new(key.id(), ([127, 0, 0, 1], port).into()))
+    let geth = GethNode::builder()
+        .discv4(true)
+        .max_peers(10)
+        .nodekey_hex(key.to_hex())
+        .bootnode(boot.to_string())
+        .start()
+        .await;
+    let enode = Enode::new(key.id(), ([127, 0, 0, 1], geth.p2p_port()).into());
+    (geth, enode)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -108,16 +69,14 @@ async fn main() {
     let boot = Discv4::bind(&NodeKey::generate(), config.clone())
         .await
         .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
     let mut geths = Vec::new();
     if g > 0 {
-        let bin = std::env::var("PEERWIRE_GETH").expect("DISCV4_BENCH_GETH needs PEERWIRE_GETH");
-        for i in 0..g {
-            geths.push(start_geth(
-                &bin,
-                &tmp.path().join(format!("geth{i}")),
-                &boot.local_enode(),
-            ));
+        assert!(
+            std::env::var_os("PEERWIRE_GETH").is_some(),
+            "DISCV4_BENCH_GETH needs PEERWIRE_GETH"
+        );
+        for _ in 0..g {
+            geths.push(start_geth(&boot.local_enode()).await);
         }
     }
     let geth_ids: HashSet<NodeId> = geths.iter().map(|(_, e)| e.id).collect();
@@ -225,8 +184,6 @@ async fn main() {
             }
         }
     }
-    for (mut child, _) in geths {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    // Dropping the nodes kills the geths.
+    drop(geths);
 }

@@ -1,9 +1,5 @@
 //! geth: its discv5 test suite and geth as a peer.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use enr::NodeId;
@@ -11,6 +7,7 @@ use p2p_discovery::Candidate;
 use p2p_discovery::v5::Discv5;
 use p2p_discovery::v5::{log_distance, parse_enr};
 use p2p_rlpx::NodeKey;
+use peerwire_testkit::GethNode;
 
 use crate::support::{bounded, env_path, loopback_config, run_bounded};
 
@@ -51,105 +48,18 @@ async fn geth_discv5_test_suite_passes() {
     .await;
 }
 
-/// A geth node with discv5 on and discv4 off, listening on 127.0.0.1; killed on drop.
-struct Geth {
-    child: Child,
-    http: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Geth {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Geth {
-    /// Starts geth in `dir` with `bootnode` (an `enr:` text) as its only discv5 bootnode.
-    fn start(geth: &Path, dir: &Path, bootnode: &str) -> Self {
-        let p2p = free_port();
-        let http = free_port();
-        let config = dir.join("geth.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[Node.P2P]\nListenAddr = \"127.0.0.1:{p2p}\"\nDiscoveryV4 = false\nDiscoveryV5 = true\nMaxPeers = 10\n"
-            ),
-        )
-        .unwrap();
-        let log = dir.join("geth.log");
-        let mut command = Command::new(geth);
-        command
-            .arg("--config")
-            .arg(&config)
-            .arg("--datadir")
-            .arg(dir.join("data"))
-            .args(["--nat", "extip:127.0.0.1", "--bootnodes", bootnode])
-            .args(["--http", "--http.addr", "127.0.0.1", "--http.port"])
-            .arg(http.to_string())
-            .args(["--http.api", "admin", "--ipcdisable"])
-            .args(["--authrpc.addr", "127.0.0.1", "--authrpc.port"])
-            .arg(free_port().to_string())
-            .args(["--verbosity", "4"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", geth.display()));
-        Self { child, http, log }
-    }
-
-    /// geth's record, from `admin_nodeInfo`, once its RPC answers.
-    async fn enr(&mut self) -> p2p_discovery::Enr {
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("geth exited ({status}); log:\n{}", self.log_tail());
-            }
-            if let Some(reply) = http_rpc(self.http, "admin_nodeInfo")
-                && let Some(text) = reply["result"]["enr"].as_str()
-            {
-                return parse_enr(text).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "geth's RPC did not answer in 30 s; log:\n{}",
-            self.log_tail()
-        );
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-/// A free TCP port on 127.0.0.1 (geth uses the same number for UDP).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One JSON-RPC call without parameters over HTTP/1.0 on 127.0.0.1.
-fn http_rpc(port: u16, method: &str) -> Option<serde_json::Value> {
-    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":[]}}"#);
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (_, json) = response.split_once("\r\n\r\n")?;
-    serde_json::from_str(json.trim()).ok()
+/// A geth node with discv5 on and discv4 off, listening on 127.0.0.1, with `bootnode` (an
+/// `enr:` text) as its only discv5 bootnode; killed on drop.
+async fn start_geth(geth: &std::path::Path, bootnode: &str) -> GethNode {
+    GethNode::builder()
+        .binary(geth)
+        .discv5(true)
+        .max_peers(10)
+        .nat("extip:127.0.0.1")
+        .bootnode(bootnode)
+        .verbosity(4)
+        .start()
+        .await
 }
 
 /// Runs lookups from `node` until one returns the node `id`; the candidate it returned.
@@ -195,7 +105,6 @@ const GETH_NODES: usize = 3;
 #[ignore = "needs reference peers: run cargo xtask test"]
 async fn geth_and_peerwire_find_each_other_over_discv5() {
     let geth_path = env_path("PEERWIRE_GETH");
-    let dir = tempfile::tempdir().unwrap();
     bounded(300, "geth over discv5", async {
         // A is the first geth's bootnode; the other geths boot from the first geth, and so does
         // B. B is told of no other node, so it can learn of geth 1 and 2 (and of A) only through
@@ -205,15 +114,13 @@ async fn geth_and_peerwire_find_each_other_over_discv5() {
             .unwrap();
         let mut geths = Vec::new();
         let mut records = Vec::new();
-        for i in 0..GETH_NODES {
+        for _ in 0..GETH_NODES {
             let bootnode = match records.first() {
                 None => a.local_enr_text(),
                 Some(first) => p2p_discovery::Enr::to_base64(first),
             };
-            let sub = dir.path().join(format!("geth{i}"));
-            std::fs::create_dir_all(&sub).unwrap();
-            let mut geth = Geth::start(&geth_path, &sub, &bootnode);
-            let record = geth.enr().await;
+            let geth = start_geth(&geth_path, &bootnode).await;
+            let record = parse_enr(geth.enr()).unwrap();
             assert_eq!(
                 record.ip4(),
                 Some(std::net::Ipv4Addr::LOCALHOST),

@@ -5,15 +5,12 @@ use std::time::Duration;
 
 use p2p_discv4::Discv4;
 use p2p_rlpx::NodeKey;
+use peerwire_testkit::GethNode;
 use tokio::process::Command;
 
 use crate::loopback::config;
 
-pub(crate) fn env_path(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!("{var} is not set: run the reference-peer tests through `cargo xtask test`")
-    })
-}
+pub(crate) use peerwire_testkit::{free_port, peer_env as env_path};
 
 /// Every test of geth's suite (15 in v1.17.10) passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,74 +53,19 @@ async fn geth_devp2p_discv4_suite_passes() {
     );
 }
 
-/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound, then released).
-pub(crate) fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// A geth node with discovery v4 on loopback, bootstrapped from `bootnode`.
-struct GethNode {
-    _child: tokio::process::Child,
-    _datadir: tempfile::TempDir,
-    enode: p2p_rlpx::Enode,
-}
-
-async fn start_geth(bootnode: &p2p_rlpx::Enode) -> GethNode {
-    let geth = env_path("PEERWIRE_GETH");
-    let datadir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = datadir.path().join("peerwire.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[Node.P2P]\nListenAddr = \"127.0.0.1:{port}\"\nNoDiscovery = false\nDiscoveryV4 = true\nDiscoveryV5 = false\nMaxPeers = 10\n"
-        ),
-    )
-    .unwrap();
+/// A geth node with discovery v4 on loopback, bootstrapped from `bootnode`; its enode.
+async fn start_geth(bootnode: &p2p_rlpx::Enode) -> (GethNode, p2p_rlpx::Enode) {
     let key = NodeKey::generate();
-    let log = std::fs::File::create(datadir.path().join("geth.log")).unwrap();
-    let child = Command::new(geth)
-        .arg("--config")
-        .arg(&config)
-        .arg("--datadir")
-        .arg(datadir.path())
-        .args([
-            "--nodekeyhex",
-            &key.to_hex(),
-            "--nat",
-            "none",
-            "--ipcdisable",
-        ])
-        .args([
-            "--port",
-            &port.to_string(),
-            "--discovery.port",
-            &port.to_string(),
-        ])
-        .args(["--bootnodes", &bootnode.to_string(), "--verbosity", "4"])
-        .args([
-            "--authrpc.port",
-            &free_port().to_string(),
-            "--authrpc.addr",
-            "127.0.0.1",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("geth starts");
-    let enode = p2p_rlpx::Enode::new(key.id(), ([127, 0, 0, 1], port).into());
-    GethNode {
-        _child: child,
-        _datadir: datadir,
-        enode,
-    }
+    let geth = GethNode::builder()
+        .discv4(true)
+        .max_peers(10)
+        .nodekey_hex(key.to_hex())
+        .bootnode(bootnode.to_string())
+        .verbosity(4)
+        .start()
+        .await;
+    let enode = p2p_rlpx::Enode::new(key.id(), ([127, 0, 0, 1], geth.p2p_port()).into());
+    (geth, enode)
 }
 
 /// geth, bootstrapped from a peerwire node, enters its table and answers its lookup; a
@@ -132,8 +74,8 @@ async fn start_geth(bootnode: &p2p_rlpx::Enode) -> GethNode {
 #[ignore = "needs reference peers: run cargo xtask test"]
 async fn geth_and_peerwire_find_each_other() {
     let a = Discv4::bind(&NodeKey::generate(), config()).await.unwrap();
-    let geth = start_geth(&a.local_enode()).await;
-    let gid = geth.enode.id;
+    let (_geth, geth_enode) = start_geth(&a.local_enode()).await;
+    let gid = geth_enode.id;
     // geth pings its bootnode at start; we ping it back and it enters our table.
     crate::loopback::within(
         90,
@@ -142,13 +84,13 @@ async fn geth_and_peerwire_find_each_other() {
     .await;
     let found = a.lookup(gid).await.unwrap();
     assert_eq!(found.first().map(|r| r.enode.id), Some(gid), "{found:?}");
-    let record = a.request_enr(&geth.enode).await.unwrap();
+    let record = a.request_enr(&geth_enode).await.unwrap();
     assert_eq!(p2p_rlpx::node_id(&record.public_key()), gid);
-    assert_eq!(record.udp4(), Some(geth.enode.udp_port));
+    assert_eq!(record.udp4(), Some(geth_enode.udp_port));
 
     // The other direction: geth's table holds `a`, so a node that knows only geth finds it.
     let c_config = p2p_discv4::Discv4Config {
-        bootnodes: vec![geth.enode],
+        bootnodes: vec![geth_enode],
         ..config()
     };
     let c = Discv4::bind(&NodeKey::generate(), c_config).await.unwrap();

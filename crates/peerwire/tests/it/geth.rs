@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 use tokio::process::{Child, Command};
 
+use peerwire_testkit::{GethNode, free_port};
+
 use crate::support::{peer_env, peerwire, run_within};
 
 /// A JSON-RPC client for a geth node.
@@ -288,79 +290,21 @@ async fn serve_dir(dir: tempfile::TempDir, args: &[&str]) -> Serving {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
 /// A fresh geth (same genesis) whose only peer is `peer`, told to full-sync to `target`.
-async fn fresh_geth(genesis: &str, peer: &str, target: H256, dir: &Path) -> (Child, String) {
-    let geth = peer_env("PEERWIRE_GETH");
-    let init = Command::new(&geth)
-        .args(["--datadir", s(dir), "init", genesis])
-        .output()
-        .await
-        .expect("geth init");
-    assert!(
-        init.status.success(),
-        "geth init: {}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+async fn fresh_geth(genesis: &str, peer: &str, target: H256) -> GethNode {
     let chain_id = {
         let text = std::fs::read_to_string(genesis).expect("genesis.json");
         let value: Value = serde_json::from_str(&text).expect("genesis JSON");
         value["config"]["chainId"].as_u64().expect("chainId")
     };
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[Node.P2P]\nListenAddr = \"127.0.0.1:{}\"\nNoDiscovery = true\nDiscoveryV4 = false\nDiscoveryV5 = false\nStaticNodes = [\"{peer}\"]\n",
-            free_port()
-        ),
-    )
-    .expect("geth config");
-    let http = free_port();
-    let log = std::fs::File::create(dir.join("geth.log")).expect("geth log");
-    let child = Command::new(&geth)
-        .args([
-            "--config",
-            s(&config),
-            "--datadir",
-            s(dir),
-            "--networkid",
-            &chain_id.to_string(),
-        ])
-        .args([
-            "--nat",
-            "none",
-            "--ipcdisable",
-            "--synctarget",
-            &format!("{target:#x}"),
-        ])
-        .args([
-            "--http",
-            "--http.addr",
-            "127.0.0.1",
-            "--http.port",
-            &http.to_string(),
-        ])
-        .args(["--http.api", "admin,eth,net", "--authrpc.addr", "127.0.0.1"])
-        .args([
-            "--authrpc.port",
-            &free_port().to_string(),
-            "--verbosity",
-            "3",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting geth");
-    (child, format!("http://127.0.0.1:{http}"))
+    GethNode::builder()
+        .genesis(genesis)
+        .p2p_toml(&format!("StaticNodes = [\"{peer}\"]"))
+        .args(["--networkid".to_owned(), chain_id.to_string()])
+        .args(["--synctarget".to_owned(), format!("{target:#x}")])
+        .http_api("admin,eth,net")
+        .start()
+        .await
 }
 
 /// Polls `client` until it has block `target` as its head block, or fails after `limit`.
@@ -397,14 +341,13 @@ async fn wait_for_head(
 /// the reference, and shows peerwire in `admin_peers` over eth/69 or later.
 async fn geth_full_syncs_from_peerwire(genesis: &str, blocks: &Path, head: H256, state_root: H256) {
     let served = serve(genesis, blocks).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (mut geth, http) = fresh_geth(genesis, &served.enode, head, dir.path()).await;
-    let client = rpc(&http);
+    let geth = fresh_geth(genesis, &served.enode, head).await;
+    let client = rpc(&geth.http_url());
     let block = wait_for_head(
         &client,
         head,
         Duration::from_secs(120),
-        &dir.path().join("geth.log"),
+        &geth.dir().join("geth.log"),
     )
     .await;
     assert_eq!(
@@ -427,7 +370,7 @@ async fn geth_full_syncs_from_peerwire(genesis: &str, blocks: &Path, head: H256,
         .as_u64()
         .expect("eth version");
     assert!(version >= 69, "geth speaks eth/{version} with peerwire");
-    let _ = geth.kill().await;
+    drop(geth);
     drop(served);
 }
 

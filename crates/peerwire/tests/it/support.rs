@@ -84,17 +84,8 @@ pub(crate) async fn finish(limit: Duration, mut cmd: Command) -> Run {
     }
 }
 
-/// A reference peer's address from `cargo xtask test`. Tests that call this are ignored under plain `cargo test`
-/// ("needs reference peers: run cargo xtask test"); the gate runs them with `--include-ignored`, and a missing
-/// variable is a failure, never a skip.
-pub(crate) fn peer_env(var: &str) -> String {
-    match std::env::var(var) {
-        Ok(value) if !value.is_empty() => value,
-        _ => {
-            panic!("{var} is not set: this test needs the reference peers; run `cargo xtask test`")
-        }
-    }
-}
+// A reference peer's variable from `cargo xtask test`; a missing one is a failure, never a skip.
+pub(crate) use peerwire_testkit::peer_env;
 
 /// A loopback port nothing listens on (bound, then released).
 pub(crate) fn closed_port() -> u16 {
