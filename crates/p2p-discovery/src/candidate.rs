@@ -99,11 +99,8 @@ pub fn enode_of(enr: &Enr) -> Result<Enode, Error> {
     } else {
         return Err(Error::NoEndpoint);
     };
-    let key = enr.public_key().serialize_uncompressed();
-    let mut id = [0u8; 64];
-    id.copy_from_slice(&key[1..]);
     Ok(Enode {
-        id: p2p_msg::NodeId(id),
+        id: p2p_rlpx::node_id(&enr.public_key()),
         ip,
         tcp_port: tcp,
         udp_port: udp.unwrap_or(tcp),

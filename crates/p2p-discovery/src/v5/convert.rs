@@ -30,11 +30,7 @@ pub fn combined_key(key: &NodeKey) -> Result<CombinedKey, Error> {
 ///
 /// [`Error::BadPublicKey`] if `id` is not a point on the curve.
 pub fn node_id_of(id: &p2p_msg::NodeId) -> Result<NodeId, Error> {
-    let mut uncompressed = [0u8; 65];
-    uncompressed[0] = 0x04;
-    uncompressed[1..].copy_from_slice(&id.0);
-    let key = secp256k1::PublicKey::from_byte_array_uncompressed(uncompressed)
-        .map_err(|_| Error::BadPublicKey)?;
+    let key = p2p_rlpx::public_key(id).map_err(|_| Error::BadPublicKey)?;
     Ok(NodeId::from(key))
 }
 
