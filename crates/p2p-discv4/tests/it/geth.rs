@@ -82,8 +82,18 @@ async fn geth_and_peerwire_find_each_other() {
         crate::loopback::eventually(|| async { a.table_nodes().iter().any(|r| r.enode.id == gid) }),
     )
     .await;
-    let found = a.lookup(gid).await.unwrap();
-    assert_eq!(found.first().map(|r| r.enode.id), Some(gid), "{found:?}");
+    // A lookup counts only nodes that answered within the reply timeout; on a loaded machine geth's
+    // first answer can miss it, so look again until geth is the closest node found.
+    crate::loopback::within(60, async {
+        loop {
+            let found = a.lookup(gid).await.unwrap();
+            if found.first().map(|r| r.enode.id) == Some(gid) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    })
+    .await;
     let record = a.request_enr(&geth_enode).await.unwrap();
     assert_eq!(p2p_rlpx::node_id(&record.public_key()), gid);
     assert_eq!(record.udp4(), Some(geth_enode.udp_port));
