@@ -5,3 +5,4 @@
 
 mod adapter;
 mod eth_over_pss;
+mod over_line;
