@@ -5,3 +5,5 @@
 
 mod adapter;
 mod eth_over_pss;
+mod network;
+mod util;
