@@ -7,3 +7,5 @@ mod adapter;
 mod eth_over_pss;
 mod network;
 mod util;
+mod routing;
+mod faults;
