@@ -254,8 +254,7 @@ impl Net {
             }
         }
         loop {
-            let done =
-                (0..n).all(|i| !self.alive[i] || self.nodes[i].peer_count() == want[i]);
+            let done = (0..n).all(|i| !self.alive[i] || self.nodes[i].peer_count() == want[i]);
             if done {
                 return;
             }
@@ -293,7 +292,9 @@ impl Net {
 
     fn kill(&mut self, count: usize) -> usize {
         let live: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.alive[i]).collect();
-        let victims = self.rng.pick(&live, count.min(live.len().saturating_sub(2)));
+        let victims = self
+            .rng
+            .pick(&live, count.min(live.len().saturating_sub(2)));
         for &v in &victims {
             self.alive[v] = false;
             self.nodes[v].shutdown();
@@ -407,13 +408,17 @@ pub async fn run(config: SimConfig) -> Result<SimReport, Error> {
             let from = net.random_live(None);
             let (hint, intended) = pick_target(&mut net, *target, from);
             let g = sent.len() as u32;
-            net.nodes[from].send_raw(&hint, sim_topic(), Bytes::copy_from_slice(&g.to_be_bytes()))?;
+            net.nodes[from].send_raw(
+                &hint,
+                sim_topic(),
+                Bytes::copy_from_slice(&g.to_be_bytes()),
+            )?;
             sent.push(Sent {
                 kind,
                 hint,
                 intended,
             });
-            if sent.len() % 16 == 0 {
+            if sent.len().is_multiple_of(16) {
                 tokio::task::yield_now().await;
             }
         }

@@ -96,7 +96,12 @@ pub(super) fn build(input: Input<'_>) -> SimReport {
         let (mut intended, mut reached, mut outside, mut twice) = (0u64, 0u64, 0u64, 0u64);
         let mut hops = Vec::new();
         let mut messages = 0;
-        for (g, s) in input.sent.iter().enumerate().filter(|(_, s)| s.kind == kind) {
+        for (g, s) in input
+            .sent
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == kind)
+        {
             messages += 1;
             let want: HashSet<usize> = s
                 .intended

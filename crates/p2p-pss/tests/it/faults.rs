@@ -112,7 +112,8 @@ async fn own_messages_coming_back_are_dropped() {
     let a = node();
     let mut sub = a.subscribe(topic(), RAW);
     let peer = fake_peer(&a).await;
-    a.send_raw(&[], topic(), Bytes::from_static(b"mine")).unwrap();
+    a.send_raw(&[], topic(), Bytes::from_static(b"mine"))
+        .unwrap();
     let copy = tokio::time::timeout(Duration::from_secs(5), p2p_msg::MsgReader::read_msg(&peer))
         .await
         .unwrap()
@@ -131,7 +132,9 @@ async fn a_full_outbox_refuses_with_an_error() {
     // No peers: nothing leaves the outbox.
     a.send_raw(&[1], topic(), Bytes::from_static(b"1")).unwrap();
     a.send_raw(&[1], topic(), Bytes::from_static(b"2")).unwrap();
-    let err = a.send_raw(&[1], topic(), Bytes::from_static(b"3")).unwrap_err();
+    let err = a
+        .send_raw(&[1], topic(), Bytes::from_static(b"3"))
+        .unwrap_err();
     assert!(
         matches!(err, Error::OutboxFull { messages: 2, .. }),
         "{err:?}"

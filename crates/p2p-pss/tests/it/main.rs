@@ -5,7 +5,7 @@
 
 mod adapter;
 mod eth_over_pss;
-mod network;
-mod util;
-mod routing;
 mod faults;
+mod network;
+mod routing;
+mod util;

@@ -21,7 +21,7 @@ fn config(nodes: usize, messages: usize) -> SimConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_nodes_reach_every_intended_node_and_nobody_else() {
     let report = sim::run(config(16, 50)).await.unwrap();
-    println!("{report}");
+    eprintln!("{report}");
     assert_eq!(report.nodes, 16);
     assert_eq!(report.rows.len(), 3);
     for row in &report.rows {
@@ -31,7 +31,11 @@ async fn sixteen_nodes_reach_every_intended_node_and_nobody_else() {
         assert_eq!(row.delivered_twice, 0, "{row:?}");
     }
     let flood = report.row(Target::Flood).unwrap();
-    assert_eq!(flood.intended, 50 * 15, "a flood is for every node but the sender");
+    assert_eq!(
+        flood.intended,
+        50 * 15,
+        "a flood is for every node but the sender"
+    );
 }
 
 // 10 % of the nodes killed halfway: every live node a path leads to is still reached.
@@ -41,7 +45,7 @@ async fn ten_percent_killed_still_reaches_every_reachable_node() {
     c.kill_fraction = 0.1;
     c.seed = 7;
     let report = sim::run(c).await.unwrap();
-    println!("{report}");
+    eprintln!("{report}");
     assert_eq!(report.killed, 4);
     for row in &report.rows {
         assert!(row.intended > 0, "{row:?}");
@@ -73,5 +77,9 @@ async fn ring_delivers_a_message_once() {
     until("the second copy at a", || a.stats().duplicates >= 1).await;
     assert!(nothing_within(&mut sub_a, Duration::from_millis(200)).await);
     assert_eq!(a.stats().delivered, 1);
-    assert_eq!(b.stats().delivered, 0, "the sender does not deliver its own message");
+    assert_eq!(
+        b.stats().delivered,
+        0,
+        "the sender does not deliver its own message"
+    );
 }

@@ -79,7 +79,11 @@ fn per_proximity_order_the_closest_peer_comes_first() {
         };
         assert_eq!(peers.len(), k.len(), "every peer is a fallback");
         let first: Vec<u32> = sorted(peers[..2].to_vec());
-        assert_eq!(first, vec![2 * po, 2 * po + 1], "po {po}: the bin's two first");
+        assert_eq!(
+            first,
+            vec![2 * po, 2 * po + 1],
+            "po {po}: the bin's two first"
+        );
         // The fallbacks are ordered by distance.
         let addrs: std::collections::HashMap<u32, OverlayAddr> = k.peers().collect();
         let dist: Vec<[u8; 32]> = peers
@@ -163,7 +167,8 @@ async fn prox_handlers_take_messages_for_the_neighbourhood() {
     );
     let mut other = b.address().0;
     other[31] ^= 1;
-    a.send_raw(&other, topic, Bytes::from_static(b"near")).unwrap();
+    a.send_raw(&other, topic, Bytes::from_static(b"near"))
+        .unwrap();
     let d = next(&mut prox).await;
     assert_eq!(d.payload, Bytes::from_static(b"near"));
     assert_eq!(d.hops, 1);
@@ -201,7 +206,10 @@ async fn keys_are_stored_checked_and_bounded() {
     assert!(!a.has_key(&PeerKey::Asymmetric(peer), Topic::from_name("other")));
     assert!(matches!(
         a.set_peer_public_key(*NodeKey::generate().public_key(), topic, &[]),
-        Err(Error::KeyStoreFull { kind: "public", limit: 1 })
+        Err(Error::KeyStoreFull {
+            kind: "public",
+            limit: 1
+        })
     ));
     let key = SymKey::generate();
     let id = a.set_symmetric_key(key.clone(), topic, &[], true).unwrap();
@@ -209,7 +217,10 @@ async fn keys_are_stored_checked_and_bounded() {
     assert!(a.has_key(&PeerKey::Symmetric(id), topic));
     assert!(matches!(
         a.set_symmetric_key(SymKey::generate(), topic, &[], false),
-        Err(Error::KeyStoreFull { kind: "symmetric", .. })
+        Err(Error::KeyStoreFull {
+            kind: "symmetric",
+            ..
+        })
     ));
     let unknown = PeerKey::Symmetric(SymKey::generate().id());
     assert!(matches!(
@@ -228,7 +239,11 @@ async fn peers_without_the_capability_never_enter_the_table() {
     });
     let (ta, tb) = pipe_transport();
     let key_b = NodeKey::generate();
-    let pa = Peer::new(ta, LocalHello::new("a", a.node_id()), vec![a.protocol(), other.clone()]);
+    let pa = Peer::new(
+        ta,
+        LocalHello::new("a", a.node_id()),
+        vec![a.protocol(), other.clone()],
+    );
     let pb = Peer::new(tb, LocalHello::new("b", key_b.id()), vec![other]);
     let ra = tokio::spawn(pa.run());
     let _rb = tokio::spawn(pb.run());
@@ -267,7 +282,10 @@ async fn raw_messages_only_for_raw_handlers() {
     a.send_raw(&b.address().0, topic, Bytes::from_static(b"raw 2"))
         .unwrap();
     let d = next(&mut raw).await;
-    assert_eq!((d.mode, d.payload), (Mode::Raw, Bytes::from_static(b"raw 2")));
+    assert_eq!(
+        (d.mode, d.payload),
+        (Mode::Raw, Bytes::from_static(b"raw 2"))
+    );
     assert!(nothing_within(&mut sealed_only, Duration::from_millis(50)).await);
 }
 
