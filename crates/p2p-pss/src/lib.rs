@@ -83,8 +83,11 @@
 
 pub mod adapter;
 mod address;
+mod cache;
 mod crypto;
 mod error;
+pub mod kademlia;
+mod keystore;
 mod message;
 mod node;
 pub mod ping;
@@ -98,12 +101,16 @@ pub use adapter::{
     UnknownSenders, is_peer_removed,
 };
 pub use address::{ADDRESS_LEN, OverlayAddr, ParseAddrError, proximity};
+pub use cache::ForwardCache;
 pub use crypto::{
     ASYM_OVERHEAD, SYM_OVERHEAD, SymKey, SymKeyId, open_asym, open_sym, seal_asym, seal_sym,
 };
 pub use error::Error;
+pub use kademlia::{Kademlia, MIN_PROX_BIN_SIZE, Route};
 pub use message::{Digest, Flags, MAX_MSG_SIZE, PssMsg};
-pub use node::{PROTOCOL_NAME, PROTOCOL_VERSION, Pss, PssConfig, Stats};
+pub use node::{
+    MAX_HANDLERS, PROTOCOL_LENGTH, PROTOCOL_NAME, PROTOCOL_VERSION, Pss, PssConfig, Stats,
+};
 pub use ping::{Ping, PingEvent, PingMsg};
 pub use protocol_msg::{MAX_PROTOCOL_MSG_SIZE, ProtocolMsg};
 pub use topic::{ParseTopicError, Topic};

@@ -5,4 +5,8 @@
 
 mod adapter;
 mod eth_over_pss;
+mod faults;
+mod network;
 mod over_line;
+mod routing;
+mod util;
