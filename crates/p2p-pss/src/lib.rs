@@ -43,7 +43,23 @@
 //! panics, reads that block forever, leaked runs, a blocking hand-off): the table is in the
 //! [`adapter`] module docs. The envelope is peerwire's own (`[to, flags, expire, topic, hops,
 //! payload]`, AES-GCM or ECIES instead of whisper), so pss traffic does not interoperate with
-//! swarm nodes.
+//! swarm nodes. The router differs from the reference in these points:
+//!
+//! - forward-cache entries live until the message expires (not a fixed 10 s or 30 s), and the
+//!   cache is bounded ([`PssConfig::cache_entries`]);
+//! - messages expiring later than now + [`PssConfig::max_ttl`] are dropped, as are messages that
+//!   crossed more than [`PssConfig::max_hops`] links; each peer is rate limited
+//!   ([`PssConfig::peer_rate`], [`PssConfig::peer_burst`]);
+//! - the outbox is bounded in bytes as well as in messages (the reference: 100 000 messages);
+//!   when full, the send fails with [`Error::OutboxFull`], as there;
+//! - a sender does not process its own messages (no "prox short-circuit", as in later
+//!   ethersphere/swarm), and its own messages enter its forward cache, so echoes are dropped;
+//! - a raw message is dropped only by a node with handlers for its topic of which none allows
+//!   raw (nodes without handlers for the topic forward it, as the reference does);
+//! - a message for the node's own full address that no key opens is dropped, not forwarded (no
+//!   other node has that address);
+//! - the router never waits: link queues and subscriptions are bounded and a full one drops and
+//!   counts ([`Stats`]) where the reference's hand-off blocks.
 //!
 //! # Feature flags
 //!
