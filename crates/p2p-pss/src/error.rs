@@ -36,6 +36,15 @@ pub enum Error {
         topic: Topic,
     },
 
+    /// The key store holds as many keys of this kind as allowed; the key was not stored.
+    #[error("pss key store full: {limit} {kind} keys")]
+    KeyStoreFull {
+        /// `public` or `symmetric`.
+        kind: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+
     /// The outbox is full (in messages or bytes); the message was not queued.
     #[error("pss outbox full: {messages} messages, {bytes} bytes queued")]
     OutboxFull {

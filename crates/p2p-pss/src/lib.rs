@@ -6,8 +6,11 @@
 
 pub mod adapter;
 mod address;
+mod cache;
 mod crypto;
 mod error;
+pub mod kademlia;
+mod keystore;
 mod message;
 mod node;
 pub mod ping;
@@ -26,7 +29,11 @@ pub use crypto::{
 };
 pub use error::Error;
 pub use message::{Digest, Flags, MAX_MSG_SIZE, PssMsg};
-pub use node::{PROTOCOL_NAME, PROTOCOL_VERSION, Pss, PssConfig, Stats};
+pub use cache::ForwardCache;
+pub use kademlia::{Kademlia, MIN_PROX_BIN_SIZE, Route};
+pub use node::{
+    MAX_HANDLERS, PROTOCOL_LENGTH, PROTOCOL_NAME, PROTOCOL_VERSION, Pss, PssConfig, Stats,
+};
 pub use ping::{Ping, PingEvent, PingMsg};
 pub use protocol_msg::{MAX_PROTOCOL_MSG_SIZE, ProtocolMsg};
 pub use topic::{ParseTopicError, Topic};
