@@ -24,13 +24,13 @@ pub use adapter::{
     UnknownSenders, is_peer_removed,
 };
 pub use address::{ADDRESS_LEN, OverlayAddr, ParseAddrError, proximity};
+pub use cache::ForwardCache;
 pub use crypto::{
     ASYM_OVERHEAD, SYM_OVERHEAD, SymKey, SymKeyId, open_asym, open_sym, seal_asym, seal_sym,
 };
 pub use error::Error;
-pub use message::{Digest, Flags, MAX_MSG_SIZE, PssMsg};
-pub use cache::ForwardCache;
 pub use kademlia::{Kademlia, MIN_PROX_BIN_SIZE, Route};
+pub use message::{Digest, Flags, MAX_MSG_SIZE, PssMsg};
 pub use node::{
     MAX_HANDLERS, PROTOCOL_LENGTH, PROTOCOL_NAME, PROTOCOL_VERSION, Pss, PssConfig, Stats,
 };

@@ -252,8 +252,7 @@ impl Inner {
             }
             Route::Closest(peers) => {
                 for p in peers {
-                    if let Some(Ok(())) = router.links.get(p).map(|tx| tx.try_send(bytes.clone()))
-                    {
+                    if let Some(Ok(())) = router.links.get(p).map(|tx| tx.try_send(bytes.clone())) {
                         queued = 1;
                         break;
                     }
@@ -411,7 +410,8 @@ impl Pss {
     ///
     /// As [`Transport::send`].
     pub fn send_sym(&self, id: SymKeyId, topic: Topic, payload: Bytes) -> Result<(), Error> {
-        self.inner.send_sealed(&PeerKey::Symmetric(id), topic, payload)
+        self.inner
+            .send_sealed(&PeerKey::Symmetric(id), topic, payload)
     }
 
     /// Sends `payload` sealed to the public key `to` (stored for `topic`, with its hint).
@@ -469,7 +469,10 @@ impl Transport for Pss {
             tracing::warn!(%topic, "pss: too many handlers, subscription refused");
             return Subscription::new(topic, rx);
         }
-        handlers.entry(topic).or_default().push(Handler { caps, tx });
+        handlers
+            .entry(topic)
+            .or_default()
+            .push(Handler { caps, tx });
         Subscription::new(topic, rx)
     }
 

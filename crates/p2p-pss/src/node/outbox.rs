@@ -17,9 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Inner, PssConfig, bump, lock, now_secs};
-use crate::{
-    ADDRESS_LEN, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, Topic, seal_asym, seal_sym,
-};
+use crate::{ADDRESS_LEN, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, Topic, seal_asym, seal_sym};
 
 /// The longest wait between two attempts to route a message.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

@@ -33,8 +33,7 @@ impl Inner {
             bump(&self.stats.rate_limited, 1);
             return;
         }
-        if msg.code != 0 || msg.payload.len() > MAX_MSG_SIZE || msg.size as usize > MAX_MSG_SIZE
-        {
+        if msg.code != 0 || msg.payload.len() > MAX_MSG_SIZE || msg.size as usize > MAX_MSG_SIZE {
             bump(&self.stats.invalid, 1);
             return;
         }

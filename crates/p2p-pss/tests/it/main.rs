@@ -5,3 +5,7 @@
 
 mod adapter;
 mod eth_over_pss;
+mod faults;
+mod network;
+mod routing;
+mod util;
