@@ -74,8 +74,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         ];
         match &mut value {
             Value::Object(map) => {
+                // The report's own figure of a name (its `wall_secs`) is kept.
                 for (name, v) in extra {
-                    map.insert(name.to_owned(), v);
+                    map.entry(name).or_insert(v);
                 }
             }
             other => {
@@ -93,7 +94,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             || "unknown".to_owned(),
             |b| format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
         );
-        let text = format!("{report}\nwall time {wall:.2} s, peak RSS {peak}");
+        let table = report.to_string();
+        let text = format!(
+            "{}\nwall time {wall:.2} s, peak RSS {peak}",
+            table.trim_end()
+        );
         for line in text.lines() {
             crate::output::line(line).context("cannot write to stdout")?;
         }
