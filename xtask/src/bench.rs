@@ -11,9 +11,7 @@
 use crate::{Result, cargo, project_root};
 
 /// The bench areas: the name given on the command line, the package and, where the package
-/// holds benches of several areas, the bench target (without one, every bench target of the
-/// package runs, through `--benches`, so that arguments for the benches never reach the library's
-/// test harness, which rejects criterion's options such as `--quick`).
+/// holds benches of several areas, the bench targets (comma-separated).
 const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("p2p-msg", "p2p-msg", None),
     ("rpc", "peerwire-tests", Some("rpc")),
@@ -25,7 +23,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
     ("discovery", "peerwire-tests", Some("discovery")),
-    ("pss", "p2p-pss", None),
+    ("pss", "p2p-pss", Some("crypto,path,send,sim")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
@@ -49,10 +47,9 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
     for (area, package, target) in selected {
         let mut command = cargo(&root);
         command.args(["bench", "--package", package]);
-        match target {
-            Some(target) => command.args(["--bench", target]),
-            None => command.arg("--benches"),
-        };
+        for target in target.iter().flat_map(|t| t.split(',')) {
+            command.args(["--bench", target]);
+        }
         if !extra.is_empty() {
             command.arg("--").args(extra);
         }

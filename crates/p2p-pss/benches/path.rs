@@ -13,7 +13,11 @@
 //!   that takes it); p50 and p99 of [`LATENCY_SAMPLES`] messages.
 //!
 //! Each round measures both, alternating; the medians of the rounds are reported with the ratio
-//! pss / pipe (target: a rate of at least 0.2x the pipe's). The nodes' per-peer rate limit is
+//! pss / pipe (target: a rate of at least 0.2x the pipe's). Everything runs twice: on a
+//! current-thread runtime (all nodes and both pipe ends on one thread: the CPU cost, without
+//! cross-thread wake-ups, as `p2p-msg`'s pipe bench measures) and on a 2-worker multi-thread
+//! runtime (the nodes spread over both cores; the pipe's rendezvous then pays cross-thread
+//! wake-ups, so its figure varies widely from run to run). The nodes' per-peer rate limit is
 //! lifted (it would cap the rate at 2000 messages per second by design).
 //!
 //! Run with `cargo bench -p p2p-pss --bench path` (`-- --quick` for fewer rounds).
@@ -237,14 +241,8 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 2 } else { 5 };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+/// Both measurements for `rounds` rounds on `runtime`; prints the rounds and the table.
+fn measure(flavor: &str, runtime: &tokio::runtime::Runtime, rounds: usize) {
     runtime.block_on(async {
         let mut path = Path::new().await;
         let (mut pss_rates, mut pipe_rates) = (Vec::new(), Vec::new());
@@ -260,7 +258,7 @@ fn main() {
             let mut plat = pipe_latencies(LATENCY_SAMPLES).await;
             plat.sort();
             println!(
-                "round {round}: pss 5-hop {rate:.0} msg/s (lost {lost}), pipe {pipe:.0} msg/s; \
+                "{flavor} round {round}: pss 5-hop {rate:.0} msg/s (lost {lost}), pipe {pipe:.0} msg/s; \
                  latency pss p50 {:.1} us p99 {:.1} us, pipe p50 {:.2} us p99 {:.2} us",
                 micros(percentile(&lat, 0.5)),
                 micros(percentile(&lat, 0.99)),
@@ -275,27 +273,44 @@ fn main() {
             pipe_p99.push(micros(percentile(&plat, 0.99)));
         }
         let (rate, pipe) = (median(pss_rates), median(pipe_rates));
+        let (p99, pipe_p99) = (median(pss_p99), median(pipe_p99));
         println!();
-        println!("path (medians of {rounds} rounds, {PAYLOAD} B payloads):");
+        println!("path on a {flavor} runtime (medians of {rounds} rounds, {PAYLOAD} B payloads):");
         println!("| | msg/s | p50 latency | p99 latency |");
         println!("|---|---|---|---|");
         println!(
-            "| pss, 5 hops (A-B-C-D-E-F, raw, full address) | {rate:.0} | {:.1} us | {:.1} us |",
+            "| pss, 5 hops (A-B-C-D-E-F, raw, full address) | {rate:.0} | {:.1} us | {p99:.1} us |",
             median(pss_p50),
-            median(pss_p99.clone())
         );
         println!(
-            "| direct MsgPipe | {pipe:.0} | {:.2} us | {:.2} us |",
+            "| direct MsgPipe | {pipe:.0} | {:.2} us | {pipe_p99:.2} us |",
             median(pipe_p50),
-            median(pipe_p99.clone())
         );
         println!(
-            "rate ratio pss/pipe: {:.3}x (target >= 0.2x); p99 ratio pss/pipe: {:.1}x; lost {lost_total}",
+            "{flavor}: rate ratio pss/pipe {:.3}x (target >= 0.2x); p99 latency ratio pss/pipe {:.0}x; lost {lost_total}",
             rate / pipe,
-            median(pss_p99) / median(pipe_p99)
+            p99 / pipe_p99
         );
+        println!();
         for node in &path.nodes {
             node.shutdown();
         }
     });
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let rounds = if quick { 2 } else { 5 };
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    measure("current-thread", &current, rounds);
+    drop(current);
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    measure("multi-thread (2 workers)", &multi, rounds);
 }
