@@ -4,12 +4,14 @@
 //! program: it builds `peerwire` with `--release`, starts the peers through [`crate::peers::Peers`]
 //! (as `cargo xtask test` does), runs the bench with their environment and stops them afterwards. The
 //! `discovery` area (`tests/benches/discovery.rs`) starts the reference peers the same way (it needs the geth
-//! discovery network).
+//! discovery network). The `pss` area runs every bench of `p2p-pss`: `crypto` (envelope crypto beside
+//! AES-GCM and ECIES), `path` (a 5-hop pss path beside a direct `MsgPipe`), `send` (sealed sends beside
+//! their crypto floors) and `sim` (128- and 1000-node simulations).
 
 use crate::{Result, cargo, project_root};
 
 /// The bench areas: the name given on the command line, the package and, where the package
-/// holds benches of several areas, the bench target.
+/// holds benches of several areas, the bench targets (comma-separated).
 const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("p2p-msg", "p2p-msg", None),
     ("rpc", "peerwire-tests", Some("rpc")),
@@ -21,6 +23,7 @@ const AREAS: &[(&str, &str, Option<&str>)] = &[
     ("devnet", "peerwire", Some("devnet")),
     ("geth", "peerwire-tests", Some("geth")),
     ("discovery", "peerwire-tests", Some("discovery")),
+    ("pss", "p2p-pss", Some("crypto,path,send,sim")),
 ];
 
 /// Runs the benches of `name`, or of every area when `name` is `None`; `extra` goes to
@@ -44,7 +47,7 @@ pub(crate) fn run(name: Option<&str>, extra: &[String]) -> Result {
     for (area, package, target) in selected {
         let mut command = cargo(&root);
         command.args(["bench", "--package", package]);
-        if let Some(target) = target {
+        for target in target.iter().flat_map(|t| t.split(',')) {
             command.args(["--bench", target]);
         }
         if !extra.is_empty() {

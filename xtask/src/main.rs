@@ -31,7 +31,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test            fmt check, clippy -D warnings, tidy, reference peers, all tests and doc tests
   tidy            layering, crate and module docs, publishable metadata, forbidden markers
-  bench [NAME]    criterion benches; NAME is one of: p2p-msg, rpc, downloader, rlpx, dns, discv4, devnet, geth, discovery
+  bench [NAME]    criterion benches; NAME is one of: p2p-msg, rpc, downloader, rlpx, dns, discv4, devnet, geth, discovery, pss
   peers           install and start the reference peers, print their environment, wait";
 
 fn main() -> ExitCode {

@@ -19,6 +19,7 @@ mod finding;
 mod import;
 mod node;
 mod output;
+mod pss;
 mod rpc;
 mod serve;
 mod subscribe;
@@ -55,6 +56,8 @@ enum Command {
     Rpc(rpc::Args),
     /// Subscribes with `eth_subscribe` and prints each notification's result as one JSON line.
     Subscribe(subscribe::Args),
+    /// Routed, encrypted pss messages: a simulation, or a node that sends and prints messages.
+    Pss(pss::Args),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             Command::Crawl(args) => crawl::run(args).await,
             Command::Rpc(args) => rpc::run(args).await,
             Command::Subscribe(args) => subscribe::run(args).await,
+            Command::Pss(args) => pss::run(args).await,
         }
     });
     // Do not wait for background tasks (a driver blocked on a dead peer) at exit.

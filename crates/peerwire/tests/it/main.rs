@@ -10,6 +10,7 @@ mod geth;
 mod http;
 mod http_server;
 mod import;
+mod pss;
 mod server;
 mod support;
 mod ws;
