@@ -82,6 +82,14 @@ impl SymKey {
     }
 }
 
+impl SymKey {
+    /// The key with its AES key schedule computed, for many messages.
+    #[must_use]
+    pub fn cipher(&self) -> SymCipher {
+        SymCipher(Aes256Gcm::new(&self.0.into()))
+    }
+}
+
 impl fmt::Debug for SymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SymKey({})", self.id())
@@ -113,17 +121,7 @@ impl fmt::Debug for SymKeyId {
 /// If `plaintext` is longer than AES-GCM allows (about 64 GiB).
 #[must_use]
 pub fn seal_sym(key: &SymKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let mut nonce = [0u8; SYM_NONCE_LEN];
-    rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
-    let mut out = Vec::with_capacity(SYM_OVERHEAD + plaintext.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
-    let cipher = Aes256Gcm::new(&key.0.into());
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[SYM_NONCE_LEN..]).into())
-        .expect("a plaintext within the AES-GCM length limit");
-    out.extend_from_slice(&tag);
-    out
+    key.cipher().seal(aad, plaintext)
 }
 
 /// Opens what [`seal_sym`] sealed.
@@ -133,24 +131,76 @@ pub fn seal_sym(key: &SymKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 /// [`Error::Undecryptable`] if the key, the data or the `aad` differ, or `sealed` is shorter
 /// than [`SYM_OVERHEAD`]; [`Error::PayloadTooLarge`] if it is longer than [`MAX_MSG_SIZE`].
 pub fn open_sym(key: &SymKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Error> {
-    check_size(sealed)?;
-    let body_len = sealed
-        .len()
-        .checked_sub(SYM_OVERHEAD)
-        .ok_or(Error::Undecryptable)?;
-    let (nonce, rest) = sealed
-        .split_at_checked(SYM_NONCE_LEN)
-        .ok_or(Error::Undecryptable)?;
-    let (body, tag) = rest
-        .split_at_checked(body_len)
-        .ok_or(Error::Undecryptable)?;
-    let nonce = Nonce::try_from(nonce).map_err(|_| Error::Undecryptable)?;
-    let tag = Tag::try_from(tag).map_err(|_| Error::Undecryptable)?;
-    let mut plain = body.to_vec();
-    Aes256Gcm::new(&key.0.into())
-        .decrypt_inout_detached(&nonce, aad, plain.as_mut_slice().into(), &tag)
-        .map_err(|_| Error::Undecryptable)?;
-    Ok(plain)
+    key.cipher().open(aad, sealed)
+}
+
+/// A [`SymKey`] with its AES key schedule computed once: what a node keeps for the keys it
+/// sends and receives with, so that each message costs only the cipher itself.
+///
+/// ```
+/// use p2p_pss::{SymKey, open_sym};
+///
+/// let key = SymKey::generate();
+/// let cipher = key.cipher();
+/// let sealed = cipher.seal(b"aad", b"hello");
+/// assert_eq!(open_sym(&key, b"aad", &sealed).unwrap(), b"hello");
+/// assert_eq!(cipher.open(b"aad", &sealed).unwrap(), b"hello");
+/// ```
+#[derive(Clone)]
+pub struct SymCipher(Aes256Gcm);
+
+impl fmt::Debug for SymCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SymCipher")
+    }
+}
+
+impl SymCipher {
+    /// [`seal_sym`] with this key.
+    ///
+    /// # Panics
+    ///
+    /// If `plaintext` is longer than AES-GCM allows (about 64 GiB).
+    #[must_use]
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; SYM_NONCE_LEN];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
+        let mut out = Vec::with_capacity(SYM_OVERHEAD + plaintext.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .0
+            .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[SYM_NONCE_LEN..]).into())
+            .expect("a plaintext within the AES-GCM length limit");
+        out.extend_from_slice(&tag);
+        out
+    }
+
+    /// [`open_sym`] with this key.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_sym`].
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Error> {
+        check_size(sealed)?;
+        let body_len = sealed
+            .len()
+            .checked_sub(SYM_OVERHEAD)
+            .ok_or(Error::Undecryptable)?;
+        let (nonce, rest) = sealed
+            .split_at_checked(SYM_NONCE_LEN)
+            .ok_or(Error::Undecryptable)?;
+        let (body, tag) = rest
+            .split_at_checked(body_len)
+            .ok_or(Error::Undecryptable)?;
+        let nonce = Nonce::try_from(nonce).map_err(|_| Error::Undecryptable)?;
+        let tag = Tag::try_from(tag).map_err(|_| Error::Undecryptable)?;
+        let mut plain = body.to_vec();
+        self.0
+            .decrypt_inout_detached(&nonce, aad, plain.as_mut_slice().into(), &tag)
+            .map_err(|_| Error::Undecryptable)?;
+        Ok(plain)
+    }
 }
 
 /// Signs `plaintext` (with `aad`) by `sender` and seals it with ECIES to `recipient`.

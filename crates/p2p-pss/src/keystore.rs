@@ -5,11 +5,12 @@
 //! [`Error::KeyStoreFull`] (replacing an existing entry always works).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use secp256k1::PublicKey;
 
-use crate::{ADDRESS_LEN, Error, SymKey, SymKeyId, Topic};
+use crate::{ADDRESS_LEN, Error, SymCipher, SymKey, SymKeyId, Topic};
 
 /// The capacities of a [`KeyStore`].
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +22,8 @@ pub(crate) struct Limits {
 
 #[derive(Debug, Clone)]
 struct SymEntry {
-    key: SymKey,
+    /// Shared so that a send clones a pointer, not the key schedule.
+    cipher: Arc<SymCipher>,
     hint: Bytes,
 }
 
@@ -90,7 +92,13 @@ impl KeyStore {
                 limit: self.limits.symmetric,
             });
         }
-        self.symmetric.insert((id, topic), SymEntry { key, hint });
+        self.symmetric.insert(
+            (id, topic),
+            SymEntry {
+                cipher: Arc::new(key.cipher()),
+                hint,
+            },
+        );
         if receive {
             self.receive.retain(|k| *k != (id, topic));
             self.receive.push_front((id, topic));
@@ -99,18 +107,18 @@ impl KeyStore {
         Ok(id)
     }
 
-    pub(crate) fn symmetric(&self, id: SymKeyId, topic: Topic) -> Option<(SymKey, Bytes)> {
+    pub(crate) fn symmetric(&self, id: SymKeyId, topic: Topic) -> Option<(Arc<SymCipher>, Bytes)> {
         self.symmetric
             .get(&(id, topic))
-            .map(|e| (e.key.clone(), e.hint.clone()))
+            .map(|e| (e.cipher.clone(), e.hint.clone()))
     }
 
     /// The receive keys of `topic`, most recently used first.
-    pub(crate) fn receive_keys(&self, topic: Topic) -> Vec<(SymKeyId, SymKey)> {
+    pub(crate) fn receive_keys(&self, topic: Topic) -> Vec<(SymKeyId, Arc<SymCipher>)> {
         self.receive
             .iter()
             .filter(|(_, t)| *t == topic)
-            .filter_map(|k| self.symmetric.get(k).map(|e| (k.0, e.key.clone())))
+            .filter_map(|k| self.symmetric.get(k).map(|e| (k.0, e.cipher.clone())))
             .collect()
     }
 

@@ -119,7 +119,8 @@ pub use adapter::{
 pub use address::{ADDRESS_LEN, OverlayAddr, ParseAddrError, proximity};
 pub use cache::ForwardCache;
 pub use crypto::{
-    ASYM_OVERHEAD, SYM_OVERHEAD, SymKey, SymKeyId, open_asym, open_sym, seal_asym, seal_sym,
+    ASYM_OVERHEAD, SYM_OVERHEAD, SymCipher, SymKey, SymKeyId, open_asym, open_sym, seal_asym,
+    seal_sym,
 };
 pub use error::Error;
 pub use kademlia::{Kademlia, MIN_PROX_BIN_SIZE, Route};

@@ -33,7 +33,7 @@
 
 use bytes::{Bytes, BytesMut};
 use rlp::{Rlp, RlpStream};
-use sha3::{Digest as _, Keccak256};
+use sha2::{Digest as _, Sha256};
 
 use crate::{ADDRESS_LEN, Error, Topic};
 
@@ -207,11 +207,12 @@ impl PssMsg {
         })
     }
 
-    /// The digest of everything but `expire` and `hops`: Keccak-256 of
+    /// The digest of everything but `expire` and `hops`: SHA-256 (hardware-accelerated where
+    /// the CPU has the SHA extensions) of
     /// `len(to) (8, big-endian) || to || flags (1) || topic (4) || payload`.
     #[must_use]
     pub fn digest(&self) -> Digest {
-        let mut hasher = Keccak256::new();
+        let mut hasher = Sha256::new();
         hasher.update((self.to.len() as u64).to_be_bytes());
         hasher.update(&self.to);
         hasher.update([self.flags.bits()]);

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Inner, PssConfig, bump, lock, now_secs};
-use crate::{ADDRESS_LEN, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, Topic, seal_asym, seal_sym};
+use crate::{ADDRESS_LEN, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, Topic, seal_asym};
 
 /// The longest wait between two attempts to route a message.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -144,7 +144,7 @@ impl Inner {
                     symmetric: true,
                 };
                 let mut m = self.new_msg(&hint, topic, flags)?;
-                m.payload = seal_sym(&sym, &m.aad(), &payload).into();
+                m.payload = sym.seal(&m.aad(), &payload).into();
                 self.enqueue(&m)
             }
             PeerKey::Asymmetric(public) => {

@@ -15,7 +15,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 use super::link::TokenBucket;
 use super::{Inner, bump, lock, now_secs};
-use crate::{ADDRESS_LEN, Delivery, MAX_MSG_SIZE, Mode, PssMsg, open_asym, open_sym, proximity};
+use crate::{ADDRESS_LEN, Delivery, MAX_MSG_SIZE, Mode, PssMsg, open_asym, proximity};
 
 /// What the handlers of a topic accept, together.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,7 +106,7 @@ impl Inner {
         if m.flags.symmetric {
             let keys = lock(&self.keys).receive_keys(m.topic);
             for (id, key) in keys {
-                if let Ok(plain) = open_sym(&key, &aad, &m.payload) {
+                if let Ok(plain) = key.open(&aad, &m.payload) {
                     lock(&self.keys).touch(id, m.topic);
                     return Some((Mode::Symmetric(id), Bytes::from(plain)));
                 }

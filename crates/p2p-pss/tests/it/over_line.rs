@@ -82,7 +82,10 @@ async fn symmetric_ping_over_two_hops() {
         let key = SymKey::generate();
         let a_hint = hint_of(&line.a.public_key(), 32);
         let c_hint = hint_of(&line.c.public_key(), 32);
-        let id = line.a.set_symmetric_key(key.clone(), topic, &c_hint, true).unwrap();
+        let id = line
+            .a
+            .set_symmetric_key(key.clone(), topic, &c_hint, true)
+            .unwrap();
         assert_eq!(
             line.c.set_symmetric_key(key, topic, &a_hint, true).unwrap(),
             id
