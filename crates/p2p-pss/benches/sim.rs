@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use p2p_pss::sim::{self, SimConfig, Target};
 
 fn config(nodes: usize) -> SimConfig {
@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         .expect("a runtime");
     let mut group = c.benchmark_group("sim");
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
     for nodes in [128usize, 1000] {
         group.measurement_time(Duration::from_secs(if nodes > 500 { 60 } else { 10 }));
