@@ -6,6 +6,7 @@
 //! recognised; afterwards the expiry check drops it anyway. The cache is bounded: when it is full
 //! the oldest entry is evicted (counted in [`ForwardCache::evicted`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use crate::Digest;
@@ -37,6 +38,22 @@ impl ForwardCache {
     /// not expired at `now` (a duplicate).
     pub fn insert(&mut self, digest: Digest, expire: u64, now: u64) -> bool {
         self.prune(now);
+        if self.entries.len() < self.capacity {
+            // Room without eviction: one hash lookup.
+            match self.entries.entry(digest) {
+                Entry::Occupied(mut e) => {
+                    if *e.get() >= now {
+                        return false;
+                    }
+                    e.insert(expire);
+                }
+                Entry::Vacant(e) => {
+                    e.insert(expire);
+                }
+            }
+            self.order.push_back((digest, expire));
+            return true;
+        }
         if let Some(&until) = self.entries.get(&digest)
             && until >= now
         {
