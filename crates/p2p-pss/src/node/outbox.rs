@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Inner, PssConfig, bump, lock, now_secs};
+use crate::keystore::Hint;
 use crate::message::{Aad, encode_with_payload};
 use crate::{
     ADDRESS_LEN, Digest, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, SYM_OVERHEAD, Topic,
@@ -29,7 +30,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A message waiting to be routed.
 #[derive(Debug)]
 pub(super) struct Outgoing {
-    to: Bytes,
+    to: Hint,
     expire: u64,
     bytes: Bytes,
 }
@@ -187,13 +188,14 @@ impl Inner {
     fn enqueue(&self, m: &PssMsg, now: u64) -> Result<(), Error> {
         m.validate()?;
         let bytes = Bytes::from(m.encode());
-        self.enqueue_encoded(m.to.clone(), u64::from(m.expire), bytes, m.digest(), now)
+        let to = Hint::new(&m.to)?;
+        self.enqueue_encoded(to, u64::from(m.expire), bytes, m.digest(), now)
     }
 
     /// Reserves room, enters the digest into the forward cache and queues the encoding.
     fn enqueue_encoded(
         &self,
-        to: Bytes,
+        to: Hint,
         expire: u64,
         bytes: Bytes,
         digest: Digest,
