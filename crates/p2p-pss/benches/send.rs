@@ -174,7 +174,7 @@ fn main() {
             f.sym_crypto_floor.push(time(SYM_BATCH, || {
                 let sealed = cipher.seal(&aad, black_box(&payload));
                 let mut hasher = Sha256::new();
-                hasher.update(&digested_header);
+                hasher.update(digested_header);
                 hasher.update(&sealed);
                 black_box((sealed, hasher.finalize()));
             }));
