@@ -6,18 +6,101 @@
 //! recognised; afterwards the expiry check drops it anyway. The cache is bounded: when it is full
 //! the oldest entry is evicted (counted in [`ForwardCache::evicted`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
+use std::hash::{BuildHasher, Hasher};
+
 use crate::Digest;
+
+/// Hashes digests for the cache's map: a keyed folded multiply over the digest's words,
+/// much cheaper than SipHash for the 32 bytes of every send and receipt. The keys are random
+/// per cache, so a peer cannot choose messages whose digests collide in the map (the digests
+/// are SHA-256 outputs it controls only by grinding, and without the keys it cannot tell which
+/// of them collide).
+#[derive(Debug, Clone, Copy)]
+struct DigestHash {
+    seed: u64,
+    mul: u64,
+    fin: u64,
+}
+
+impl DigestHash {
+    fn random() -> Self {
+        let mut rng = rand::rng();
+        Self {
+            seed: rand::Rng::next_u64(&mut rng),
+            // Odd multipliers with both halves populated.
+            mul: rand::Rng::next_u64(&mut rng) | 1 | (1 << 63),
+            fin: rand::Rng::next_u64(&mut rng) | 1 | (1 << 63),
+        }
+    }
+}
+
+impl BuildHasher for DigestHash {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher {
+            state: self.seed,
+            mul: self.mul,
+            fin: self.fin,
+        }
+    }
+}
+
+/// The hasher of [`DigestHash`].
+#[derive(Debug)]
+struct DigestHasher {
+    state: u64,
+    mul: u64,
+    fin: u64,
+}
+
+/// The 128-bit product of `a` and `b` with its halves folded together.
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            if let Some(dst) = word.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            self.state = fold(self.state ^ u64::from_le_bytes(word), self.mul);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.state = fold(self.state ^ n as u64, self.mul);
+    }
+
+    fn finish(&self) -> u64 {
+        fold(self.state, self.fin)
+    }
+}
+
+/// Entries allocated up front (the cache grows beyond them up to its capacity): enough for
+/// a burst of sends without growing the map, small enough for many nodes in a process.
+const INITIAL_CAPACITY: usize = 1024;
+
+/// An expiry as the cache keeps it.
+fn clamp(expire: u64) -> u32 {
+    u32::try_from(expire).unwrap_or(u32::MAX)
+}
 
 /// Digests with their expiry (Unix seconds), bounded.
 #[derive(Debug)]
 pub struct ForwardCache {
     capacity: usize,
-    entries: HashMap<Digest, u64>,
+    /// Expiries are kept as `u32` (what a message carries), so that an entry is 36 bytes.
+    entries: HashMap<Digest, u32, DigestHash>,
     /// Insertion order, for eviction and expiry (expiries are not monotonic, so expired entries
     /// are removed from the front only when they are also the oldest).
-    order: VecDeque<(Digest, u64)>,
+    order: VecDeque<(Digest, u32)>,
     evicted: u64,
 }
 
@@ -27,8 +110,11 @@ impl ForwardCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            entries: HashMap::new(),
-            order: VecDeque::new(),
+            entries: HashMap::with_capacity_and_hasher(
+                capacity.clamp(1, INITIAL_CAPACITY),
+                DigestHash::random(),
+            ),
+            order: VecDeque::with_capacity(capacity.clamp(1, INITIAL_CAPACITY)),
             evicted: 0,
         }
     }
@@ -36,9 +122,26 @@ impl ForwardCache {
     /// Records `digest` until `expire` (Unix seconds); `false` if it was already there and has
     /// not expired at `now` (a duplicate).
     pub fn insert(&mut self, digest: Digest, expire: u64, now: u64) -> bool {
+        let expire = clamp(expire);
         self.prune(now);
+        if self.entries.len() < self.capacity {
+            // Room without eviction: one hash lookup.
+            match self.entries.entry(digest) {
+                Entry::Occupied(mut e) => {
+                    if u64::from(*e.get()) >= now {
+                        return false;
+                    }
+                    e.insert(expire);
+                }
+                Entry::Vacant(e) => {
+                    e.insert(expire);
+                }
+            }
+            self.order.push_back((digest, expire));
+            return true;
+        }
         if let Some(&until) = self.entries.get(&digest)
-            && until >= now
+            && u64::from(until) >= now
         {
             return false;
         }
@@ -59,7 +162,9 @@ impl ForwardCache {
     /// Whether `digest` is recorded and not expired at `now`.
     #[must_use]
     pub fn contains(&self, digest: &Digest, now: u64) -> bool {
-        self.entries.get(digest).is_some_and(|&until| until >= now)
+        self.entries
+            .get(digest)
+            .is_some_and(|&until| u64::from(until) >= now)
     }
 
     /// The number of digests held.
@@ -82,7 +187,7 @@ impl ForwardCache {
 
     fn prune(&mut self, now: u64) {
         while let Some(&(digest, until)) = self.order.front() {
-            if until >= now {
+            if u64::from(until) >= now {
                 break;
             }
             self.order.pop_front();
@@ -107,6 +212,19 @@ mod tests {
         assert!(c.contains(&d, 100));
         assert!(!c.contains(&d, 101));
         assert!(c.insert(d, 200, 101), "accepted again after expiry");
+    }
+
+    #[test]
+    fn digest_hash_depends_on_every_word_and_the_key() {
+        let key = DigestHash::random();
+        let base = key.hash_one(Digest([0; 32]));
+        for word in 0..4 {
+            let mut d = [0u8; 32];
+            d[word * 8] = 1;
+            assert_ne!(key.hash_one(Digest(d)), base, "word {word}");
+        }
+        let other = DigestHash::random();
+        assert_ne!(other.hash_one(Digest([0; 32])), base, "another key");
     }
 
     #[test]

@@ -163,17 +163,29 @@ impl SymCipher {
     /// If `plaintext` is longer than AES-GCM allows (about 64 GiB).
     #[must_use]
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(SYM_OVERHEAD + plaintext.len());
+        self.seal_append(aad, plaintext, &mut out);
+        out
+    }
+
+    /// [`SymCipher::seal`] appended to `out` (sealed in place, with no buffer of its own):
+    /// exactly [`SYM_OVERHEAD`] bytes more than `plaintext`.
+    ///
+    /// # Panics
+    ///
+    /// If `plaintext` is longer than AES-GCM allows (about 64 GiB).
+    pub(crate) fn seal_append(&self, aad: &[u8], plaintext: &[u8], out: &mut Vec<u8>) {
         let mut nonce = [0u8; SYM_NONCE_LEN];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
-        let mut out = Vec::with_capacity(SYM_OVERHEAD + plaintext.len());
+        out.reserve(SYM_OVERHEAD + plaintext.len());
         out.extend_from_slice(&nonce);
+        let body = out.len();
         out.extend_from_slice(plaintext);
         let tag = self
             .0
-            .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[SYM_NONCE_LEN..]).into())
+            .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut out[body..]).into())
             .expect("a plaintext within the AES-GCM length limit");
         out.extend_from_slice(&tag);
-        out
     }
 
     /// [`open_sym`] with this key.

@@ -7,7 +7,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use secp256k1::PublicKey;
 
 use crate::{ADDRESS_LEN, Error, SymCipher, SymKey, SymKeyId, Topic};
@@ -20,28 +19,66 @@ pub(crate) struct Limits {
     pub(crate) receive: usize,
 }
 
+/// An address hint (at most [`ADDRESS_LEN`] bytes) held inline: copying it costs no
+/// allocation and no reference count.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hint {
+    bytes: [u8; ADDRESS_LEN],
+    len: u8,
+}
+
+impl Hint {
+    /// The hint of `hint`'s bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HintTooLong`] beyond [`ADDRESS_LEN`] bytes.
+    pub(crate) fn new(hint: &[u8]) -> Result<Self, Error> {
+        let mut bytes = [0u8; ADDRESS_LEN];
+        let dst = bytes
+            .get_mut(..hint.len())
+            .ok_or(Error::HintTooLong(hint.len()))?;
+        dst.copy_from_slice(hint);
+        Ok(Self {
+            bytes,
+            len: hint.len() as u8,
+        })
+    }
+}
+
+impl std::ops::Deref for Hint {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hint(0x{})", hex::encode(&**self))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SymEntry {
     /// Shared so that a send clones a pointer, not the key schedule.
     cipher: Arc<SymCipher>,
-    hint: Bytes,
+    hint: Hint,
 }
 
 /// Keys per topic with their address hints.
 #[derive(Debug)]
 pub(crate) struct KeyStore {
     limits: Limits,
-    public: HashMap<(PublicKey, Topic), Bytes>,
+    public: HashMap<(PublicKey, Topic), Hint>,
     symmetric: HashMap<(SymKeyId, Topic), SymEntry>,
     /// Symmetric keys tried on receipt, most recently used first.
     receive: VecDeque<(SymKeyId, Topic)>,
 }
 
-fn check_hint(hint: &[u8]) -> Result<Bytes, Error> {
-    if hint.len() > ADDRESS_LEN {
-        return Err(Error::HintTooLong(hint.len()));
-    }
-    Ok(Bytes::copy_from_slice(hint))
+fn check_hint(hint: &[u8]) -> Result<Hint, Error> {
+    Hint::new(hint)
 }
 
 impl KeyStore {
@@ -71,8 +108,8 @@ impl KeyStore {
         Ok(())
     }
 
-    pub(crate) fn public_hint(&self, key: &PublicKey, topic: Topic) -> Option<Bytes> {
-        self.public.get(&(*key, topic)).cloned()
+    pub(crate) fn public_hint(&self, key: &PublicKey, topic: Topic) -> Option<Hint> {
+        self.public.get(&(*key, topic)).copied()
     }
 
     pub(crate) fn set_symmetric(
@@ -107,10 +144,10 @@ impl KeyStore {
         Ok(id)
     }
 
-    pub(crate) fn symmetric(&self, id: SymKeyId, topic: Topic) -> Option<(Arc<SymCipher>, Bytes)> {
+    pub(crate) fn symmetric(&self, id: SymKeyId, topic: Topic) -> Option<(Arc<SymCipher>, Hint)> {
         self.symmetric
             .get(&(id, topic))
-            .map(|e| (e.cipher.clone(), e.hint.clone()))
+            .map(|e| (e.cipher.clone(), e.hint))
     }
 
     /// The receive keys of `topic`, most recently used first.

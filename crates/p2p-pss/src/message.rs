@@ -31,8 +31,8 @@
 //! altered expiry no longer opens.
 //! Both are length-prefixed concatenations of fixed-order fields, hence unambiguous.
 
-use bytes::{Bytes, BytesMut};
-use rlp::{Rlp, RlpStream};
+use bytes::Bytes;
+use rlp::Rlp;
 use sha2::{Digest as _, Sha256};
 
 use crate::{ADDRESS_LEN, Error, Topic};
@@ -42,6 +42,15 @@ pub const MAX_MSG_SIZE: usize = 1 << 20;
 
 /// The number of items in the RLP list of a [`PssMsg`].
 const FIELD_COUNT: usize = 6;
+
+/// The base of an RLP string header.
+const STRING: u8 = 0x80;
+
+/// The base of an RLP list header.
+const LIST: u8 = 0xc0;
+
+/// The longest [`PssMsg::aad`]: a hint of [`ADDRESS_LEN`] bytes.
+const MAX_AAD_LEN: usize = 8 + ADDRESS_LEN + 1 + 4 + TOPIC_LEN;
 
 /// The length of a topic on the wire.
 const TOPIC_LEN: usize = 4;
@@ -120,29 +129,30 @@ impl PssMsg {
     /// [`PssMsg::decode`] takes it back if [`PssMsg::validate`] accepts the message.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut s = RlpStream::new_list_with_buffer(
-            BytesMut::with_capacity(self.encoded_len()),
-            FIELD_COUNT,
+        let mut out = Vec::with_capacity(self.encoded_len());
+        put_header(&mut out, LIST, self.body_len());
+        put_head_fields(
+            &mut out,
+            &self.to,
+            self.flags,
+            self.expire,
+            self.topic,
+            self.hops,
         );
-        s.append(&&self.to[..]);
-        s.append(&self.flags.bits());
-        s.append(&self.expire);
-        s.append(&&self.topic.0[..]);
-        s.append(&self.hops);
-        s.append(&&self.payload[..]);
-        s.out().into()
+        put_string(&mut out, &self.payload);
+        out
     }
 
     /// The length of [`PssMsg::encode`]'s output, computed without encoding.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
-        let body = string_len(&self.to)
-            + uint_len(u64::from(self.flags.bits()))
-            + uint_len(u64::from(self.expire))
-            + string_len(&self.topic.0)
-            + uint_len(u64::from(self.hops))
-            + string_len(&self.payload);
+        let body = self.body_len();
         header_len(body) + body
+    }
+
+    /// The length of the list's contents.
+    fn body_len(&self) -> usize {
+        head_fields_len(&self.to, self.flags, self.expire, self.hops) + string_len(&self.payload)
     }
 
     /// Checks what [`PssMsg::decode`] would check of a message built locally: the hint length,
@@ -212,13 +222,7 @@ impl PssMsg {
     /// `len(to) (8, big-endian) || to || flags (1) || topic (4) || payload`.
     #[must_use]
     pub fn digest(&self) -> Digest {
-        let mut hasher = Sha256::new();
-        hasher.update((self.to.len() as u64).to_be_bytes());
-        hasher.update(&self.to);
-        hasher.update([self.flags.bits()]);
-        hasher.update(self.topic.0);
-        hasher.update(&self.payload);
-        Digest(hasher.finalize().into())
+        digest_of(&self.to, self.flags, self.topic, &self.payload)
     }
 
     /// The authenticated data of a sealed payload: binds `to`, the flags, `expire` and the topic,
@@ -232,6 +236,178 @@ impl PssMsg {
         out.extend_from_slice(&self.expire.to_be_bytes());
         out.extend_from_slice(&self.topic.0);
         out
+    }
+}
+
+/// [`PssMsg::aad`] on the stack, for the send path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Aad {
+    buf: [u8; MAX_AAD_LEN],
+    len: usize,
+}
+
+impl Aad {
+    /// The authenticated data of a message with these fields; `None` for a hint longer than
+    /// [`ADDRESS_LEN`].
+    pub(crate) fn new(to: &[u8], flags: Flags, expire: u32, topic: Topic) -> Option<Self> {
+        let mut buf = [0u8; MAX_AAD_LEN];
+        let len = 8 + to.len() + 1 + 4 + TOPIC_LEN;
+        let mut rest = buf.get_mut(..len)?;
+        for part in [
+            &(to.len() as u64).to_be_bytes()[..],
+            to,
+            &[flags.bits()],
+            &expire.to_be_bytes(),
+            &topic.0,
+        ] {
+            let (head, tail) = rest.split_at_mut(part.len());
+            head.copy_from_slice(part);
+            rest = tail;
+        }
+        Some(Self { buf, len })
+    }
+
+    /// The bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Encodes a message whose payload of `payload_len` bytes `write_payload` appends to the
+/// buffer (so that a sealed payload is written in place), and computes its digest over the
+/// same buffer: the result equals [`PssMsg::encode`] and [`PssMsg::digest`] of the message.
+///
+/// # Errors
+///
+/// [`Error::HintTooLong`], [`Error::PayloadTooLarge`] (checked before allocating), and
+/// [`Error::InvalidMessage`] if `write_payload` appended other than `payload_len` bytes.
+pub(crate) fn encode_with_payload(
+    to: &[u8],
+    flags: Flags,
+    expire: u32,
+    topic: Topic,
+    payload_len: usize,
+    write_payload: impl FnOnce(&mut Vec<u8>),
+) -> Result<(Vec<u8>, Digest), Error> {
+    if to.len() > ADDRESS_LEN {
+        return Err(Error::HintTooLong(to.len()));
+    }
+    let hops = 0;
+    // A one-byte payload may be encoded without a header, which depends on its value; the
+    // header written here assumes at least two bytes and is fixed below otherwise.
+    let payload_enc = header_len(payload_len) + payload_len;
+    let body = head_fields_len(to, flags, expire, hops) + payload_enc;
+    let size = header_len(body) + body;
+    if size > MAX_MSG_SIZE {
+        return Err(Error::PayloadTooLarge {
+            size,
+            limit: MAX_MSG_SIZE,
+        });
+    }
+    let mut out = Vec::with_capacity(size);
+    put_header(&mut out, LIST, body);
+    put_head_fields(&mut out, to, flags, expire, topic, hops);
+    put_header(&mut out, STRING, payload_len);
+    let start = out.len();
+    write_payload(&mut out);
+    if out.len() - start != payload_len {
+        return Err(invalid(format!(
+            "payload writer gave {} bytes, want {payload_len}",
+            out.len().saturating_sub(start)
+        )));
+    }
+    let digest = digest_of(to, flags, topic, out.get(start..).unwrap_or(&[]));
+    if payload_len == 1 && out.last().is_some_and(|&b| b < STRING) {
+        // Rare (sealed payloads are never this short): re-encode canonically.
+        let payload = Bytes::copy_from_slice(out.get(start..).unwrap_or(&[]));
+        let m = PssMsg {
+            to: Bytes::copy_from_slice(to),
+            flags,
+            expire,
+            topic,
+            hops,
+            payload,
+        };
+        return Ok((m.encode(), digest));
+    }
+    Ok((out, digest))
+}
+
+/// The digest definition of [`PssMsg::digest`].
+fn digest_of(to: &[u8], flags: Flags, topic: Topic, payload: &[u8]) -> Digest {
+    let mut hasher = Sha256::new();
+    hasher.update((to.len() as u64).to_be_bytes());
+    hasher.update(to);
+    hasher.update([flags.bits()]);
+    hasher.update(topic.0);
+    hasher.update(payload);
+    Digest(hasher.finalize().into())
+}
+
+/// The encoded length of the five items before the payload.
+fn head_fields_len(to: &[u8], flags: Flags, expire: u32, hops: u8) -> usize {
+    string_len(to)
+        + uint_len(u64::from(flags.bits()))
+        + uint_len(u64::from(expire))
+        + 1
+        + TOPIC_LEN
+        + uint_len(u64::from(hops))
+}
+
+/// Appends the five items before the payload.
+fn put_head_fields(
+    out: &mut Vec<u8>,
+    to: &[u8],
+    flags: Flags,
+    expire: u32,
+    topic: Topic,
+    hops: u8,
+) {
+    put_string(out, to);
+    put_uint(out, u64::from(flags.bits()));
+    put_uint(out, u64::from(expire));
+    put_string(out, &topic.0);
+    put_uint(out, u64::from(hops));
+}
+
+/// Appends an RLP header of base `base` ([`STRING`] or [`LIST`]) for `len` bytes of contents.
+fn put_header(out: &mut Vec<u8>, base: u8, len: usize) {
+    if len <= 55 {
+        out.push(base + len as u8);
+    } else {
+        let n = be_len(len as u64);
+        out.push(base + 55 + n as u8);
+        put_be(out, len as u64, n);
+    }
+}
+
+/// Appends the last `n` big-endian bytes of `value`.
+fn put_be(out: &mut Vec<u8>, value: u64, n: usize) {
+    let be = value.to_be_bytes();
+    out.extend_from_slice(be.get(8 - n.min(8)..).unwrap_or(&be));
+}
+
+/// Appends a canonical RLP byte string.
+fn put_string(out: &mut Vec<u8>, data: &[u8]) {
+    match data {
+        [b] if *b < STRING => out.push(*b),
+        _ => {
+            put_header(out, STRING, data.len());
+            out.extend_from_slice(data);
+        }
+    }
+}
+
+/// Appends a canonical RLP unsigned integer.
+fn put_uint(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0 => out.push(STRING),
+        1..0x80 => out.push(n as u8),
+        _ => {
+            let len = be_len(n);
+            out.push(STRING + len as u8);
+            put_be(out, n, len);
+        }
     }
 }
 

@@ -326,3 +326,15 @@ proptest! {
         prop_assert_eq!(open_asym(&recipient, &aad, &sealed)?, (sender_pub, plain));
     }
 }
+
+#[test]
+fn seal_append_leaves_the_prefix_and_appends_what_opens() {
+    let key = SymKey::generate();
+    let cipher = key.cipher();
+    let mut out = b"prefix".to_vec();
+    cipher.seal_append(b"aad", b"hello", &mut out);
+    assert_eq!(&out[..6], b"prefix");
+    assert_eq!(out.len(), 6 + 5 + SYM_OVERHEAD);
+    assert_eq!(open_sym(&key, b"aad", &out[6..]).unwrap(), b"hello");
+    assert!(open_sym(&key, b"other", &out[6..]).is_err());
+}

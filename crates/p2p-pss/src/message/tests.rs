@@ -1,6 +1,7 @@
 //! Unit tests of the wire message: round trips, every strictness rule, digest and aad coverage.
 
 use proptest::prelude::*;
+use rlp::RlpStream;
 
 use super::*;
 
@@ -349,7 +350,84 @@ fn arb_msg() -> impl Strategy<Value = PssMsg> {
         })
 }
 
+/// The encoding by the rlp crate's stream, as `encode` was before it was written by hand.
+fn rlp_crate_encoding(m: &PssMsg) -> Vec<u8> {
+    let mut s = RlpStream::new_list(FIELD_COUNT);
+    s.append(&&m.to[..]);
+    s.append(&m.flags.bits());
+    s.append(&m.expire);
+    s.append(&&m.topic.0[..]);
+    s.append(&m.hops);
+    s.append(&&m.payload[..]);
+    s.out().to_vec()
+}
+
+#[test]
+fn in_place_encoding_of_a_one_byte_payload_is_canonical() {
+    for byte in [0, 0x7f, 0x80, 0xff] {
+        let mut m = msg();
+        m.hops = 0;
+        m.payload = Bytes::copy_from_slice(&[byte]);
+        let (enc, digest) =
+            encode_with_payload(&m.to, m.flags, m.expire, m.topic, 1, |out| out.push(byte))
+                .unwrap();
+        assert_eq!(enc, rlp_crate_encoding(&m), "byte {byte:#x}");
+        assert_eq!(digest, m.digest());
+    }
+}
+
+#[test]
+fn in_place_encoding_checks_the_writer_and_the_limits() {
+    let m = msg();
+    assert!(matches!(
+        encode_with_payload(&m.to, m.flags, m.expire, m.topic, 3, |out| out.push(1)),
+        Err(Error::InvalidMessage(_))
+    ));
+    assert!(matches!(
+        encode_with_payload(&[0; 33], m.flags, m.expire, m.topic, 0, |_| ()),
+        Err(Error::HintTooLong(33))
+    ));
+    assert!(matches!(
+        encode_with_payload(&m.to, m.flags, m.expire, m.topic, MAX_MSG_SIZE, |_| ()),
+        Err(Error::PayloadTooLarge { .. })
+    ));
+}
+
+#[test]
+fn stack_aad_equals_aad() {
+    let m = msg();
+    let aad = Aad::new(&m.to, m.flags, m.expire, m.topic).unwrap();
+    assert_eq!(aad.as_slice(), m.aad());
+    assert!(Aad::new(&[0; 33], m.flags, m.expire, m.topic).is_none());
+    let full = Aad::new(&[7; 32], m.flags, m.expire, m.topic).unwrap();
+    assert_eq!(full.as_slice().len(), MAX_AAD_LEN);
+}
+
 proptest! {
+    #[test]
+    fn hand_encoding_equals_the_rlp_crate(m in arb_msg()) {
+        prop_assert_eq!(m.encode(), rlp_crate_encoding(&m));
+    }
+
+    #[test]
+    fn in_place_encoding_equals_encode_and_digest(mut m in arb_msg()) {
+        m.hops = 0;
+        let payload = m.payload.clone();
+        let (enc, digest) = encode_with_payload(
+            &m.to,
+            m.flags,
+            m.expire,
+            m.topic,
+            payload.len(),
+            |out| out.extend_from_slice(&payload),
+        )?;
+        prop_assert_eq!(&enc, &m.encode());
+        prop_assert_eq!(enc.capacity(), enc.len());
+        prop_assert_eq!(digest, m.digest());
+        let aad = Aad::new(&m.to, m.flags, m.expire, m.topic).expect("hint within 32 bytes");
+        prop_assert_eq!(aad.as_slice(), m.aad());
+    }
+
     #[test]
     fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let _ = PssMsg::decode(&bytes);

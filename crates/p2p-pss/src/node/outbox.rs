@@ -17,7 +17,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Inner, PssConfig, bump, lock, now_secs};
-use crate::{ADDRESS_LEN, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, Topic, seal_asym};
+use crate::keystore::Hint;
+use crate::message::{Aad, encode_with_payload};
+use crate::{
+    ADDRESS_LEN, Digest, Error, Flags, MAX_MSG_SIZE, PeerKey, PssMsg, SYM_OVERHEAD, Topic,
+    seal_asym,
+};
 
 /// The longest wait between two attempts to route a message.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -25,7 +30,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A message waiting to be routed.
 #[derive(Debug)]
 pub(super) struct Outgoing {
-    to: Bytes,
+    to: Hint,
     expire: u64,
     bytes: Bytes,
 }
@@ -95,18 +100,27 @@ impl Outbox {
 }
 
 impl Inner {
-    fn new_msg(&self, to: &[u8], topic: Topic, flags: Flags) -> Result<PssMsg, Error> {
-        if to.len() > ADDRESS_LEN {
-            return Err(Error::HintTooLong(to.len()));
-        }
+    /// The expiry of a message sent at `now`.
+    fn expiry(&self, now: u64) -> u32 {
+        u32::try_from(now.saturating_add(self.config.msg_ttl.as_secs())).unwrap_or(u32::MAX)
+    }
+
+    fn check_running(&self) -> Result<(), Error> {
         if *self.shutdown.borrow() {
             return Err(Error::Shutdown);
         }
-        let expire = now_secs().saturating_add(self.config.msg_ttl.as_secs());
+        Ok(())
+    }
+
+    fn new_msg(&self, to: &[u8], topic: Topic, flags: Flags, now: u64) -> Result<PssMsg, Error> {
+        if to.len() > ADDRESS_LEN {
+            return Err(Error::HintTooLong(to.len()));
+        }
+        self.check_running()?;
         Ok(PssMsg {
             to: Bytes::copy_from_slice(to),
             flags,
-            expire: u32::try_from(expire).unwrap_or(u32::MAX),
+            expire: self.expiry(now),
             topic,
             hops: 0,
             payload: Bytes::new(),
@@ -118,9 +132,10 @@ impl Inner {
             raw: true,
             symmetric: false,
         };
-        let mut m = self.new_msg(to, topic, flags)?;
+        let now = now_secs();
+        let mut m = self.new_msg(to, topic, flags, now)?;
         m.payload = payload;
-        self.enqueue(&m)
+        self.enqueue(&m, now)
     }
 
     pub(super) fn send_sealed(
@@ -136,43 +151,63 @@ impl Inner {
             });
         }
         let unknown = || Error::UnknownKey { key: *key, topic };
+        let now = now_secs();
         match key {
             PeerKey::Symmetric(id) => {
                 let (sym, hint) = lock(&self.keys).symmetric(*id, topic).ok_or_else(unknown)?;
+                self.check_running()?;
                 let flags = Flags {
                     raw: false,
                     symmetric: true,
                 };
-                let mut m = self.new_msg(&hint, topic, flags)?;
-                m.payload = sym.seal(&m.aad(), &payload).into();
-                self.enqueue(&m)
+                let expire = self.expiry(now);
+                let aad =
+                    Aad::new(&hint, flags, expire, topic).ok_or(Error::HintTooLong(hint.len()))?;
+                // Sealed in place into the message's encoding, digested over the same buffer.
+                let (bytes, digest) = encode_with_payload(
+                    &hint,
+                    flags,
+                    expire,
+                    topic,
+                    payload.len() + SYM_OVERHEAD,
+                    |out| sym.seal_append(aad.as_slice(), &payload, out),
+                )?;
+                self.enqueue_encoded(hint, u64::from(expire), bytes.into(), digest, now)
             }
             PeerKey::Asymmetric(public) => {
                 let hint = lock(&self.keys)
                     .public_hint(public, topic)
                     .ok_or_else(unknown)?;
-                let mut m = self.new_msg(&hint, topic, Flags::default())?;
+                let mut m = self.new_msg(&hint, topic, Flags::default(), now)?;
                 m.payload = seal_asym(self.key.secret_key(), public, &m.aad(), &payload).into();
-                self.enqueue(&m)
+                self.enqueue(&m, now)
             }
         }
     }
 
-    fn enqueue(&self, m: &PssMsg) -> Result<(), Error> {
+    fn enqueue(&self, m: &PssMsg, now: u64) -> Result<(), Error> {
         m.validate()?;
         let bytes = Bytes::from(m.encode());
+        let to = Hint::new(&m.to)?;
+        self.enqueue_encoded(to, u64::from(m.expire), bytes, m.digest(), now)
+    }
+
+    /// Reserves room, enters the digest into the forward cache and queues the encoding.
+    fn enqueue_encoded(
+        &self,
+        to: Hint,
+        expire: u64,
+        bytes: Bytes,
+        digest: Digest,
+        now: u64,
+    ) -> Result<(), Error> {
         let size = bytes.len();
         if let Err(e) = self.outbox.reserve(size) {
             bump(&self.stats.outbox_full, 1);
             return Err(e);
         }
-        let expire = u64::from(m.expire);
-        lock(&self.cache).insert(m.digest(), expire, now_secs());
-        let item = Outgoing {
-            to: m.to.clone(),
-            expire,
-            bytes,
-        };
+        lock(&self.cache).insert(digest, expire, now);
+        let item = Outgoing { to, expire, bytes };
         if let Err(e) = self.outbox.tx.try_send(item) {
             self.outbox.release(size);
             return Err(match e {
