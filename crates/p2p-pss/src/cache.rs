@@ -9,79 +9,13 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
-use std::hash::{BuildHasher, Hasher};
-
 use crate::Digest;
 
-/// Hashes digests for the cache's map: a keyed folded multiply over the digest's words,
-/// much cheaper than SipHash for the 32 bytes of every send and receipt. The keys are random
-/// per cache, so a peer cannot choose messages whose digests collide in the map (the digests
-/// are SHA-256 outputs it controls only by grinding, and without the keys it cannot tell which
-/// of them collide).
-#[derive(Debug, Clone, Copy)]
-struct DigestHash {
-    seed: u64,
-    mul: u64,
-    fin: u64,
-}
-
-impl DigestHash {
-    fn random() -> Self {
-        let mut rng = rand::rng();
-        Self {
-            seed: rand::Rng::next_u64(&mut rng),
-            // Odd multipliers with both halves populated.
-            mul: rand::Rng::next_u64(&mut rng) | 1 | (1 << 63),
-            fin: rand::Rng::next_u64(&mut rng) | 1 | (1 << 63),
-        }
-    }
-}
-
-impl BuildHasher for DigestHash {
-    type Hasher = DigestHasher;
-
-    fn build_hasher(&self) -> DigestHasher {
-        DigestHasher {
-            state: self.seed,
-            mul: self.mul,
-            fin: self.fin,
-        }
-    }
-}
-
-/// The hasher of [`DigestHash`].
-#[derive(Debug)]
-struct DigestHasher {
-    state: u64,
-    mul: u64,
-    fin: u64,
-}
-
-/// The 128-bit product of `a` and `b` with its halves folded together.
-fn fold(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-impl Hasher for DigestHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            if let Some(dst) = word.get_mut(..chunk.len()) {
-                dst.copy_from_slice(chunk);
-            }
-            self.state = fold(self.state ^ u64::from_le_bytes(word), self.mul);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.state = fold(self.state ^ n as u64, self.mul);
-    }
-
-    fn finish(&self) -> u64 {
-        fold(self.state, self.fin)
-    }
-}
+/// Hashes digests for the cache's map: `foldhash`'s quality hasher with a random seed per
+/// cache, much cheaper than SipHash for the 32 bytes of every send and receipt. A peer cannot
+/// choose messages whose digests collide in the map: the digests are SHA-256 outputs it controls
+/// only by grinding, and without the seed it cannot tell which of them collide.
+type DigestHash = foldhash::quality::RandomState;
 
 /// Entries allocated up front (the cache grows beyond them up to its capacity): enough for
 /// a burst of sends without growing the map, small enough for many nodes in a process.
@@ -112,7 +46,7 @@ impl ForwardCache {
             capacity: capacity.max(1),
             entries: HashMap::with_capacity_and_hasher(
                 capacity.clamp(1, INITIAL_CAPACITY),
-                DigestHash::random(),
+                DigestHash::default(),
             ),
             order: VecDeque::with_capacity(capacity.clamp(1, INITIAL_CAPACITY)),
             evicted: 0,
@@ -216,14 +150,15 @@ mod tests {
 
     #[test]
     fn digest_hash_depends_on_every_word_and_the_key() {
-        let key = DigestHash::random();
+        use std::hash::BuildHasher as _;
+        let key = DigestHash::default();
         let base = key.hash_one(Digest([0; 32]));
         for word in 0..4 {
             let mut d = [0u8; 32];
             d[word * 8] = 1;
             assert_ne!(key.hash_one(Digest(d)), base, "word {word}");
         }
-        let other = DigestHash::random();
+        let other = DigestHash::default();
         assert_ne!(other.hash_one(Digest([0; 32])), base, "another key");
     }
 
