@@ -167,14 +167,39 @@ pub(crate) fn describe_failure(e: &anyhow::Error) -> (String, u8) {
         .chain()
         .find_map(|cause| match cause.downcast_ref::<rpc_client::Error>()? {
             rpc_client::Error::Rpc(obj) | rpc_client::Error::SubscriptionEnded(obj) => {
-                Some(format!("rpc error {}: {}", obj.code, obj.message))
+                Some(rpc_error_line(obj))
             }
             _ => None,
         });
     match rpc {
-        Some(line) => (one_line(&line), EXIT_RPC_ERROR),
+        Some(line) => (line, EXIT_RPC_ERROR),
         None => (one_line(&format!("{e:#}")), EXIT_FAILURE),
     }
+}
+
+/// `rpc error <code>: <message>[, data: <data>]` on one line: control characters of the message
+/// are escaped (`\0`, `\n`, ...), not lost, and `data` is the JSON the server sent (compacted,
+/// so a hex string shows as `"0x..."`), as `cast` shows revert data.
+fn rpc_error_line(obj: &rpc_client::ErrorObject) -> String {
+    let message: String = obj
+        .message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let mut line = format!("rpc error {}: {message}", obj.code);
+    if let Some(data) = &obj.data {
+        let data = serde_json::from_str::<serde_json::Value>(data.get())
+            .map_or_else(|_| one_line(data.get()), |value| value.to_string());
+        line.push_str(", data: ");
+        line.push_str(&data);
+    }
+    line
 }
 
 /// `text` with line breaks and other control characters turned into spaces.
@@ -250,6 +275,28 @@ mod tests {
                 "rpc error -32601: the method x does not exist".to_owned(),
                 EXIT_RPC_ERROR
             )
+        );
+        // A revert: the message keeps its NUL bytes (escaped) and the data is shown as sent.
+        let revert: rpc_client::ErrorObject = serde_json::from_str(
+            r#"{"code":3,"message":"execution reverted: \u0000\u0000boom\nend","data":"0x08c379a0"}"#,
+        )
+        .unwrap();
+        let e = anyhow::Error::new(rpc_client::Error::Rpc(Box::new(revert))).context("eth_call");
+        assert_eq!(
+            describe_failure(&e),
+            (
+                r#"rpc error 3: execution reverted: \0\0boom\nend, data: "0x08c379a0""#.to_owned(),
+                EXIT_RPC_ERROR
+            )
+        );
+        let structured: rpc_client::ErrorObject = serde_json::from_str(
+            "{\"code\":-32000,\"message\":\"x\",\"data\":{\n  \"reason\": \"y\"\n}}",
+        )
+        .unwrap();
+        let e = anyhow::Error::new(rpc_client::Error::Rpc(Box::new(structured)));
+        assert_eq!(
+            describe_failure(&e).0,
+            r#"rpc error -32000: x, data: {"reason":"y"}"#
         );
         let e = anyhow::Error::new(rpc_client::Error::Timeout).context("calling x\nnow");
         assert_eq!(
