@@ -20,8 +20,11 @@ pub enum Error {
     #[error("http request failed")]
     Request(#[source] reqwest::Error),
     /// The response body exceeds the configured limit.
-    #[error("response body exceeds {limit} bytes")]
+    #[error("response body of {size} bytes exceeds the limit of {limit} bytes")]
     ResponseTooLarge {
+        /// The body's size: its announced `Content-Length`, or, without one, the bytes received
+        /// when the limit was crossed (a lower bound).
+        size: u64,
         /// The configured limit.
         limit: u64,
     },
@@ -44,10 +47,7 @@ impl From<Error> for rpc_client::Error {
         match e {
             Error::Request(r) if r.is_timeout() => Self::Timeout,
             Error::Request(r) if r.is_connect() => Self::connect(Error::Request(r)),
-            Error::ResponseTooLarge { limit } => Self::MessageTooLarge {
-                size: limit.saturating_add(1),
-                limit,
-            },
+            Error::ResponseTooLarge { size, limit } => Self::MessageTooLarge { size, limit },
             other => Self::transport(other),
         }
     }

@@ -224,7 +224,7 @@ impl HttpTransport {
     async fn read_body(mut resp: reqwest::Response, limit: Option<u64>) -> Result<Bytes, Error> {
         match (limit, resp.content_length()) {
             (Some(limit), Some(len)) if len > limit => {
-                return Err(Error::ResponseTooLarge { limit });
+                return Err(Error::ResponseTooLarge { size: len, limit });
             }
             // A known length within the limit: let the HTTP stack collect it in one piece.
             (Some(_), Some(_)) | (None, _) => return resp.bytes().await.map_err(Error::Request),
@@ -232,10 +232,14 @@ impl HttpTransport {
         }
         let mut buf = BytesMut::new();
         while let Some(chunk) = resp.chunk().await.map_err(Error::Request)? {
+            let received = (buf.len() + chunk.len()) as u64;
             if let Some(limit) = limit
-                && (buf.len() + chunk.len()) as u64 > limit
+                && received > limit
             {
-                return Err(Error::ResponseTooLarge { limit });
+                return Err(Error::ResponseTooLarge {
+                    size: received,
+                    limit,
+                });
             }
             buf.extend_from_slice(&chunk);
         }

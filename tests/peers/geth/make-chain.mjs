@@ -69,8 +69,22 @@ const counts = {}
 let logs = 0
 let withdrawals = 0
 
+// After a blob transaction is mined, geth's blob pool keeps the sender's address reserved until its pool
+// reset, which runs after the block: a transaction sent in between gets "address already reserved" (and
+// the other way round). That is "not yet": send again shortly.
+async function submit(tx) {
+  for (let i = 0; ; i++) {
+    try {
+      return tx.blobs ? await sendBlob(tx) : await rpc('eth_sendTransaction', [{ from: dev, ...tx }])
+    } catch (error) {
+      if (i >= 400 || !String(error.message).includes('address already reserved')) throw error
+      await new Promise((ok) => setTimeout(ok, 25))
+    }
+  }
+}
+
 async function send(tx) {
-  const hash = tx.blobs ? await sendBlob(tx) : await rpc('eth_sendTransaction', [{ from: dev, ...tx }])
+  const hash = await submit(tx)
   const r = await receipt(hash)
   if (r.status !== '0x1') throw new Error(`transaction ${hash} failed`)
   counts[r.type] = (counts[r.type] ?? 0) + 1
