@@ -229,14 +229,27 @@ impl PssMsg {
     /// as `len(to) (8, big-endian) || to || flags (1) || expire (4, big-endian) || topic (4)`.
     #[must_use]
     pub fn aad(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.to.len() + 1 + 4 + TOPIC_LEN);
-        out.extend_from_slice(&(self.to.len() as u64).to_be_bytes());
-        out.extend_from_slice(&self.to);
-        out.push(self.flags.bits());
-        out.extend_from_slice(&self.expire.to_be_bytes());
-        out.extend_from_slice(&self.topic.0);
+        let mut out = Vec::with_capacity(aad_len(&self.to));
+        write_aad(&self.to, self.flags, self.expire, self.topic, |part| {
+            out.extend_from_slice(part);
+        });
         out
     }
+}
+
+/// The length of the authenticated data of a message with hint `to`.
+fn aad_len(to: &[u8]) -> usize {
+    8 + to.len() + 1 + 4 + TOPIC_LEN
+}
+
+/// The layout of [`PssMsg::aad`], part by part, in order: the one definition that both the
+/// allocating [`PssMsg::aad`] and the stack [`Aad`] write out.
+fn write_aad(to: &[u8], flags: Flags, expire: u32, topic: Topic, mut put: impl FnMut(&[u8])) {
+    put(&(to.len() as u64).to_be_bytes());
+    put(to);
+    put(&[flags.bits()]);
+    put(&expire.to_be_bytes());
+    put(&topic.0);
 }
 
 /// [`PssMsg::aad`] on the stack, for the send path.
@@ -251,19 +264,13 @@ impl Aad {
     /// [`ADDRESS_LEN`].
     pub(crate) fn new(to: &[u8], flags: Flags, expire: u32, topic: Topic) -> Option<Self> {
         let mut buf = [0u8; MAX_AAD_LEN];
-        let len = 8 + to.len() + 1 + 4 + TOPIC_LEN;
+        let len = aad_len(to);
         let mut rest = buf.get_mut(..len)?;
-        for part in [
-            &(to.len() as u64).to_be_bytes()[..],
-            to,
-            &[flags.bits()],
-            &expire.to_be_bytes(),
-            &topic.0,
-        ] {
-            let (head, tail) = rest.split_at_mut(part.len());
+        write_aad(to, flags, expire, topic, |part| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(part.len());
             head.copy_from_slice(part);
             rest = tail;
-        }
+        });
         Some(Self { buf, len })
     }
 

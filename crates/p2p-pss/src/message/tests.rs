@@ -394,6 +394,31 @@ fn in_place_encoding_checks_the_writer_and_the_limits() {
 }
 
 #[test]
+fn aad_layout_known_answer() {
+    let m = PssMsg {
+        to: Bytes::from_static(&[0xaa, 0xbb]),
+        flags: Flags {
+            raw: false,
+            symmetric: true,
+        },
+        expire: 0x0102_0304,
+        topic: Topic([9, 8, 7, 6]),
+        hops: 5,
+        payload: Bytes::from_static(b"ignored"),
+    };
+    let want = [
+        0, 0, 0, 0, 0, 0, 0, 2, // len(to)
+        0xaa, 0xbb, // to
+        1,    // flags
+        1, 2, 3, 4, // expire
+        9, 8, 7, 6, // topic
+    ];
+    assert_eq!(m.aad(), want);
+    let stack = Aad::new(&m.to, m.flags, m.expire, m.topic).unwrap();
+    assert_eq!(stack.as_slice(), want);
+}
+
+#[test]
 fn stack_aad_equals_aad() {
     let m = msg();
     let aad = Aad::new(&m.to, m.flags, m.expire, m.topic).unwrap();
