@@ -112,6 +112,12 @@ pub mod sim;
 mod topic;
 mod transport;
 
+/// Locks `m`, taking the data of a poisoned lock as it is: every critical section of the crate
+/// leaves its data consistent at each step, so a panic elsewhere never makes it unusable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub use adapter::{
     AdapterStats, DEFAULT_PEER_CAPACITY, ProtocolParams, PssProtocol, PssReadWriter,
     UnknownSenders, is_peer_removed,

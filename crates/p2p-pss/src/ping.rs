@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use p2p_msg::{MsgReader as _, NodeId, PeerInfo, ProtoRw, Protocol};
@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::Error;
 use crate::adapter::is_peer_removed;
+use crate::lock;
 
 /// The protocol name.
 pub const PING_PROTOCOL_NAME: &str = "ping";
@@ -77,10 +78,6 @@ struct Shared {
     events: broadcast::Sender<PingEvent>,
     next_serial: AtomicU64,
     last_created: AtomicU64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Ping {

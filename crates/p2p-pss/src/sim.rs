@@ -17,13 +17,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use p2p_msg::{Cap, DisconnectReason, MsgPipe, PeerInfo, new_peer_pipe};
 use p2p_rlpx::NodeKey;
 
+use crate::lock;
 use crate::{
     Error, HandlerCaps, MIN_PROX_BIN_SIZE, OverlayAddr, PROTOCOL_NAME, PROTOCOL_VERSION, Pss,
     PssConfig, Topic, Transport, proximity,
@@ -324,10 +325,6 @@ struct Sent {
     hint: Vec<u8>,
     /// Intended recipients (at send time: live, reachable, with the hint; not the sender).
     intended: Vec<usize>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Builds the network, sends the traffic, waits for it to settle, and reports.

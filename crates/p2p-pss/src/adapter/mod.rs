@@ -56,7 +56,7 @@ mod rw;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use p2p_msg::mux::BASE_PROTOCOL_VERSION;
 use p2p_msg::{Hello, Msg, NodeId, PeerInfo, ProtoRw, Protocol};
@@ -409,7 +409,7 @@ fn mode_name(key: &PeerKey) -> &'static str {
 
 impl<T: Transport> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, HashMap<PeerKey, PeerEntry>> {
-        self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::lock(&self.peers)
     }
 
     fn sender(&self, key: &PeerKey) -> Option<mpsc::Sender<Msg>> {

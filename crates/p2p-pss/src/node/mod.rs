@@ -33,7 +33,7 @@ mod recv;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -45,6 +45,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cache::ForwardCache;
 use crate::kademlia::{Kademlia, Route};
 use crate::keystore::{KeyStore, Limits};
+use crate::lock;
 use crate::{
     Delivery, Error, HandlerCaps, OverlayAddr, PeerKey, Subscription, SymKey, SymKeyId, Topic,
     Transport,
@@ -220,10 +221,6 @@ struct Inner {
     outbox: outbox::Outbox,
     next_link: AtomicU64,
     shutdown: watch::Sender<bool>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Unix time in seconds.
