@@ -12,6 +12,8 @@
 //! | `PEERWIRE_NODE` | the `node` program |
 //! | `PEERWIRE_GANACHE_HTTP` | `http://127.0.0.1:PORT` |
 //! | `PEERWIRE_GANACHE_WS` | `ws://127.0.0.1:PORT` |
+//! | `PEERWIRE_ANVIL_HTTP` | foundry's anvil (the `@foundry-rs/anvil` package's binary): `http://127.0.0.1:PORT` |
+//! | `PEERWIRE_ANVIL_WS` | the same anvil: `ws://127.0.0.1:PORT` |
 //! | `PEERWIRE_DEVP2P_ENODE` | the `enode://` URL of the @ethereumjs/devp2p node |
 //! | `PEERWIRE_DEVP2P_INFO` | the JSON line that node printed (genesis, head, fork id, …) |
 //! | `PEERWIRE_GETH` | the pinned `geth` program (see [`crate::geth`]) |
@@ -83,7 +85,7 @@ impl Peers {
             "--logging.quiet",
         ]);
         peers.spawn("ganache", ganache, &run_dir)?;
-        wait_for_ganache(port, &run_dir)?;
+        wait_for_rpc("ganache", port, &run_dir)?;
         peers.env.push((
             "PEERWIRE_GANACHE_HTTP".into(),
             format!("http://127.0.0.1:{port}"),
@@ -92,6 +94,28 @@ impl Peers {
             "PEERWIRE_GANACHE_WS".into(),
             format!("ws://127.0.0.1:{port}"),
         ));
+
+        // anvil: foundry's node, JSON-RPC over HTTP and WebSocket on one port, automine, chain id 31337.
+        let port = free_port()?;
+        let mut anvil = Command::new(anvil_binary(&dir)?);
+        anvil.current_dir(&dir).args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--chain-id",
+            "31337",
+            "--silent",
+        ]);
+        peers.spawn("anvil", anvil, &run_dir)?;
+        wait_for_rpc("anvil", port, &run_dir)?;
+        peers.env.push((
+            "PEERWIRE_ANVIL_HTTP".into(),
+            format!("http://127.0.0.1:{port}"),
+        ));
+        peers
+            .env
+            .push(("PEERWIRE_ANVIL_WS".into(), format!("ws://127.0.0.1:{port}")));
 
         // The @ethereumjs/devp2p node: RLPx and eth/68 serving its own fixture chain.
         let devp2p_server = dir.join("devp2p").join("server.mjs");
@@ -271,14 +295,33 @@ pub(crate) fn free_port() -> Result<u16> {
         .map_err(|e| format!("no free loopback port: {e}"))
 }
 
-/// Polls ganache with `eth_blockNumber` over HTTP until it answers.
-fn wait_for_ganache(port: u16, run_dir: &Path) -> Result {
+/// The anvil binary that `@foundry-rs/anvil` installed for this platform (one of its optional packages
+/// `@foundry-rs/anvil-<os>-<arch>`). It is started directly, not through the package's `bin.mjs` launcher, so
+/// that stopping the peer stops anvil itself.
+fn anvil_binary(dir: &Path) -> Result<PathBuf> {
+    let scope = dir.join("node_modules").join("@foundry-rs");
+    let entries = fs::read_dir(&scope).map_err(|e| format!("reading {}: {e}", scope.display()))?;
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("anvil-"))
+        .map(|entry| entry.path().join("bin").join("anvil"))
+        .find(|binary| binary.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no anvil binary under {}: `npm ci` installs the @foundry-rs/anvil package for this platform",
+                scope.display()
+            )
+        })
+}
+
+/// Polls a JSON-RPC node on `port` with `eth_blockNumber` over HTTP until it answers.
+fn wait_for_rpc(name: &str, port: u16, run_dir: &Path) -> Result {
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
     let request = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    poll("ganache", run_dir, || {
+    poll(name, run_dir, || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
         stream.write_all(request.as_bytes()).ok()?;
