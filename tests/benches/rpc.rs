@@ -1,5 +1,5 @@
-//! `cargo xtask bench rpc`: peerwire's JSON-RPC client beside jsonrpsee's clients, against the
-//! same in-process jsonrpsee server, in the same run.
+//! `cargo xtask bench rpc`: peerwire's JSON-RPC client beside jsonrpsee's and alloy's clients,
+//! against the same in-process jsonrpsee server, in the same run.
 //!
 //! The server (jsonrpsee 0.26, HTTP and WebSocket on one loopback port, on its own runtime)
 //! offers `fast` (returns `"lo"`), `big` (returns a 1 MiB string) and the subscription
@@ -7,7 +7,7 @@
 //! ends; `count = 0` means endless). Every client decodes results into `String`.
 //!
 //! Workloads (per client: peerwire over WebSocket and HTTP, jsonrpsee `WsClient` and
-//! `HttpClient`):
+//! `HttpClient`, alloy's `RpcClient` over its WebSocket and reqwest transports):
 //!
 //! - `sequential`: 20 000 calls one after another (calls/s, p50, p99 latency);
 //! - `concurrent`: 64 callers sharing one client, 500 calls each;
@@ -16,7 +16,8 @@
 //! - `subscription`: one subscription receiving 200 000 notifications (WebSocket only).
 //!
 //! Each workload runs `ROUNDS` times alternating the clients; the best round of each client is
-//! reported, with the ratio peerwire / jsonrpsee of throughput and of p99. The last section
+//! reported, with the ratio of peerwire's throughput to the best other client's on the same
+//! transport, and of peerwire's p99 to the lowest other p99. The last section
 //! runs a slow subscriber (one item per millisecond) against an endless stream and samples
 //! the process RSS to show that memory stays bounded.
 //!
@@ -41,6 +42,8 @@ use jsonrpsee::rpc_params;
 use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle, SubscriptionMessage};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use rpc_client::{Client, ClientBuilder, OverflowPolicy, SubscriptionOptions};
+
+use alloy_rpc_client::{RpcClient, WsConnect};
 
 /// Default number of alternating rounds per workload (`PEERWIRE_BENCH_ROUNDS` overrides).
 const ROUNDS: usize = 5;
@@ -142,12 +145,25 @@ where
 // ---------------------------------------------------------------------------------------------
 // Server.
 
+/// Subscription ids as 32-byte hex strings: alloy's pubsub accepts no other form (`B256`), and
+/// peerwire and jsonrpsee take any.
+#[derive(Debug, Default)]
+struct HexIds(AtomicU64);
+
+impl jsonrpsee::core::traits::IdProvider for HexIds {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{n:064x}").into())
+    }
+}
+
 fn start_server(rt: &tokio::runtime::Runtime) -> (std::net::SocketAddr, ServerHandle) {
     rt.block_on(async {
         let config = ServerConfig::builder()
             .max_response_body_size(64 << 20)
             .max_request_body_size(64 << 20)
             .max_connections(1000)
+            .set_id_provider(HexIds::default())
             .build();
         let server = Server::builder()
             .set_config(config)
@@ -199,6 +215,10 @@ enum Peer {
     Ours(Client),
     JWs(Arc<WsClient>),
     JHttp(Arc<HttpClient>),
+    /// alloy's client over its WebSocket transport.
+    AWs(RpcClient),
+    /// alloy's client over its reqwest transport.
+    AHttp(RpcClient),
 }
 
 impl Peer {
@@ -207,6 +227,7 @@ impl Peer {
             Self::Ours(c) => c.request("fast", ()).await.expect("ours fast"),
             Self::JWs(c) => c.request("fast", rpc_params![]).await.expect("ws fast"),
             Self::JHttp(c) => c.request("fast", rpc_params![]).await.expect("http fast"),
+            Self::AWs(c) | Self::AHttp(c) => c.request_noparams("fast").await.expect("alloy fast"),
         }
     }
 
@@ -215,6 +236,7 @@ impl Peer {
             Self::Ours(c) => c.request("big", ()).await.expect("ours big"),
             Self::JWs(c) => c.request("big", rpc_params![]).await.expect("ws big"),
             Self::JHttp(c) => c.request("big", rpc_params![]).await.expect("http big"),
+            Self::AWs(c) | Self::AHttp(c) => c.request_noparams("big").await.expect("alloy big"),
         }
     }
 
@@ -232,8 +254,22 @@ impl Peer {
             }
             Self::JWs(c) => jsonrpsee_batch(c.as_ref(), n).await,
             Self::JHttp(c) => jsonrpsee_batch(c.as_ref(), n).await,
+            Self::AWs(c) | Self::AHttp(c) => alloy_batch(c, n).await,
         }
     }
+}
+
+async fn alloy_batch(c: &RpcClient, n: usize) -> usize {
+    let mut b = c.new_batch();
+    let waiters: Vec<_> = (0..n)
+        .map(|_| b.add_call::<_, String>("fast", &()).expect("alloy add"))
+        .collect();
+    b.send().await.expect("alloy batch");
+    let mut total = 0;
+    for w in waiters {
+        total += w.await.expect("alloy item").len();
+    }
+    total
 }
 
 async fn jsonrpsee_batch<C: ClientT>(c: &C, n: usize) -> usize {
@@ -247,9 +283,11 @@ async fn jsonrpsee_batch<C: ClientT>(c: &C, n: usize) -> usize {
 
 struct Clients {
     ours_ws: Peer,
-    ours_http: Option<Peer>,
+    ours_http: Peer,
     j_ws: Peer,
     j_http: Peer,
+    a_ws: Peer,
+    a_http: Peer,
 }
 
 async fn connect(addr: std::net::SocketAddr) -> Clients {
@@ -273,18 +311,28 @@ async fn connect(addr: std::net::SocketAddr) -> Clients {
         .max_response_size(64 << 20)
         .build(&http_url)
         .expect("jsonrpsee http client");
+    let a_ws = alloy_rpc_client::ClientBuilder::default()
+        .ws(WsConnect::new(ws_url.as_str()))
+        .await
+        .expect("alloy ws connect");
+    // The same notification buffer as the other clients (alloy's default is 16).
+    a_ws.set_channel_size(SUB_CAPACITY);
+    let a_http =
+        alloy_rpc_client::ClientBuilder::default().http(http_url.parse().expect("http url"));
     Clients {
         ours_ws: Peer::Ours(ours_ws),
-        ours_http: ours_http(&http_url).map(Peer::Ours),
+        ours_http: Peer::Ours(ours_http(&http_url)),
         j_ws: Peer::JWs(Arc::new(j_ws)),
         j_http: Peer::JHttp(Arc::new(j_http)),
+        a_ws: Peer::AWs(a_ws),
+        a_http: Peer::AHttp(a_http),
     }
 }
 
 /// peerwire's HTTP client (rpc-http).
-fn ours_http(url: &str) -> Option<Client> {
+fn ours_http(url: &str) -> Client {
     let transport = rpc_http::HttpTransport::new(url).expect("http transport");
-    Some(ClientBuilder::new().build_request(transport))
+    ClientBuilder::new().build_request(transport)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +484,32 @@ async fn subscription(peer: &Peer, n: usize) -> Measure {
             }
             sub.unsubscribe().await.expect("jsonrpsee unsubscribe");
         }
-        Peer::JHttp(_) => unreachable!("no subscriptions over HTTP"),
+        Peer::AWs(c) => {
+            let mut call = c.request::<_, alloy_primitives::B256>("bench_subscribe", (n, 8));
+            call.set_is_subscription();
+            let id = call.await.expect("alloy subscribe");
+            let mut sub = c.get_raw_subscription(id).await;
+            let mut lost = 0;
+            while got < n {
+                match sub.recv().await {
+                    Ok(item) => assert_eq!(item.get().len(), 10),
+                    // alloy's broadcast channel drops the oldest items when the reader falls
+                    // behind by more than its capacity; count them as lost, not received.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(k)) => {
+                        let k = usize::try_from(k).unwrap_or(usize::MAX);
+                        lost += k;
+                        got = got.saturating_add(k);
+                        continue;
+                    }
+                    Err(e) => panic!("alloy subscription ended: {e}"),
+                }
+                got += 1;
+            }
+            if lost > 0 {
+                println!("note: alloy's subscription lagged, {lost} of {n} notifications lost");
+            }
+        }
+        Peer::JHttp(_) | Peer::AHttp(_) => unreachable!("no subscriptions over HTTP"),
     }
     summarize(n as f64, start.elapsed(), Vec::new())
 }
@@ -583,7 +656,9 @@ async fn slow_subscriber(peer: &Peer, secs: u64, policy: OverflowPolicy) -> Slow
             }
             drop(sub);
         }
-        Peer::JHttp(_) => unreachable!("no subscriptions over HTTP"),
+        Peer::JHttp(_) | Peer::AWs(_) | Peer::AHttp(_) => {
+            unreachable!("the slow subscriber runs peerwire and jsonrpsee over WebSocket")
+        }
     }
     report
 }
@@ -604,23 +679,29 @@ thread_local! {
     static CPU_ROWS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn row(workload: &str, transport: &str, unit: &str, ours: Option<Measure>, theirs: Measure) {
+/// Prints one table row: peerwire's measure beside jsonrpsee's and alloy's on the same
+/// transport; the ratios compare peerwire with the best of the others (highest throughput,
+/// lowest p99, least CPU).
+fn row(workload: &str, transport: &str, unit: &str, ours: Measure, j: Measure, a: Option<Measure>) {
     let per = unit.split('/').next().unwrap_or(unit);
     let cpu = |m: &Measure| format!("{:.2} µs", m.cpu_ns / 1000.0);
-    let cpu_row = match ours {
-        Some(o) => format!(
-            "| {workload} | {transport} | {per} | {} | {} | {:.2}x |",
-            cpu(&o),
-            cpu(&theirs),
-            theirs.cpu_ns / o.cpu_ns
-        ),
-        None => format!(
-            "| {workload} | {transport} | {per} | - | {} | - |",
-            cpu(&theirs)
-        ),
-    };
-    CPU_ROWS.with(|r| r.borrow_mut().push(cpu_row));
-    let with_lat = theirs.p99 > Duration::ZERO;
+    let others: Vec<Measure> = std::iter::once(j).chain(a).collect();
+    let best_rate = others.iter().map(|m| m.rate).fold(0.0, f64::max);
+    let best_p99 = others.iter().map(|m| m.p99).min().unwrap_or_default();
+    let best_cpu = others
+        .iter()
+        .map(|m| m.cpu_ns)
+        .fold(f64::INFINITY, f64::min);
+    let a_cpu = a.as_ref().map_or_else(|| "-".to_owned(), cpu);
+    CPU_ROWS.with(|r| {
+        r.borrow_mut().push(format!(
+            "| {workload} | {transport} | {per} | {} | {} | {a_cpu} | {:.2}x |",
+            cpu(&ours),
+            cpu(&j),
+            best_cpu / ours.cpu_ns
+        ));
+    });
+    let with_lat = j.p99 > Duration::ZERO;
     let lat = |m: &Measure| {
         if with_lat {
             format!("{:>9} {:>9}", fmt_dur(m.p50), fmt_dur(m.p99))
@@ -628,28 +709,22 @@ fn row(workload: &str, transport: &str, unit: &str, ours: Option<Measure>, their
             format!("{:>9} {:>9}", "-", "-")
         }
     };
-    let (ours_rate, ours_lat, ratio, p99_ratio) = match ours {
-        Some(o) => (
-            format!("{:>12.0}", o.rate),
-            lat(&o),
-            format!("{:>6.2}x", o.rate / theirs.rate),
-            if with_lat {
-                format!("{:>6.2}", o.p99.as_secs_f64() / theirs.p99.as_secs_f64())
-            } else {
-                format!("{:>6}", "-")
-            },
-        ),
-        None => (
-            format!("{:>12}", "n/a"),
-            format!("{:>9} {:>9}", "-", "-"),
-            format!("{:>7}", "-"),
-            format!("{:>6}", "-"),
-        ),
+    let p99_ratio = if with_lat {
+        format!("{:>6.2}", ours.p99.as_secs_f64() / best_p99.as_secs_f64())
+    } else {
+        format!("{:>6}", "-")
+    };
+    let (a_rate, a_lat) = match &a {
+        Some(m) => (format!("{:>12.0}", m.rate), lat(m)),
+        None => (format!("{:>12}", "n/a"), format!("{:>9} {:>9}", "-", "-")),
     };
     println!(
-        "| {workload:<12} | {transport:<4} | {unit:<10} | {ours_rate} | {ours_lat} | {:>12.0} | {} | {ratio} | {p99_ratio} |",
-        theirs.rate,
-        lat(&theirs),
+        "| {workload:<12} | {transport:<4} | {unit:<10} | {:>12.0} | {} | {:>12.0} | {} | {a_rate} | {a_lat} | {:>6.2}x | {p99_ratio} |",
+        ours.rate,
+        lat(&ours),
+        j.rate,
+        lat(&j),
+        ours.rate / best_rate,
     );
 }
 
@@ -712,27 +787,24 @@ fn main() {
     client_rt.block_on(async {
         let c = connect(addr).await;
         // Warm up every connection.
-        for p in [&c.ours_ws, &c.j_ws, &c.j_http]
-            .into_iter()
-            .chain(c.ours_http.as_ref())
-        {
+        for p in [&c.ours_ws, &c.j_ws, &c.a_ws, &c.ours_http, &c.j_http, &c.a_http] {
             for _ in 0..200 {
                 p.fast().await;
             }
         }
         println!(
-            "rpc client benchmark: peerwire rpc-client vs jsonrpsee 0.26 (same jsonrpsee server, loopback)"
+            "rpc client benchmark: peerwire rpc-client vs jsonrpsee 0.26 and alloy-rpc-client 2.5 (same jsonrpsee server, loopback)"
         );
         println!(
-            "rounds per workload: {} (alternating, best kept); ratio = peerwire/jsonrpsee throughput; p99 ratio = peerwire/jsonrpsee (lower is better)",
+            "rounds per workload: {} (alternating, best kept); ratio = peerwire / best other throughput; p99 ratio = peerwire / lowest other p99 (lower is better)",
             rounds()
         );
         println!();
         println!(
-            "| workload     | tr   | unit       |     peerwire |       p50       p99 |    jsonrpsee |       p50       p99 |   ratio | p99 r. |"
+            "| workload     | tr   | unit       |     peerwire |       p50       p99 |    jsonrpsee |       p50       p99 |        alloy |       p50       p99 |   ratio | p99 r. |"
         );
         println!(
-            "|--------------|------|------------|--------------|---------------------|--------------|---------------------|---------|--------|"
+            "|--------------|------|------------|--------------|---------------------|--------------|---------------------|--------------|---------------------|---------|--------|"
         );
 
         type Workload<'a> = (&'a str, &'a str, Box<dyn Fn(Peer) -> std::pin::Pin<Box<dyn Future<Output = Measure>>>>);
@@ -759,18 +831,10 @@ fn main() {
             ),
         ];
         for (name, unit, f) in workloads.iter().filter(|w| selected(w.0)) {
-            let ws = compare(&[&c.ours_ws, &c.j_ws], f).await;
-            row(name, "ws", unit, Some(ws[0]), ws[1]);
-            match &c.ours_http {
-                Some(oh) => {
-                    let http = compare(&[oh, &c.j_http], f).await;
-                    row(name, "http", unit, Some(http[0]), http[1]);
-                }
-                None => {
-                    let http = compare(&[&c.j_http], f).await;
-                    row(name, "http", unit, None, http[0]);
-                }
-            }
+            let ws = compare(&[&c.ours_ws, &c.j_ws, &c.a_ws], f).await;
+            row(name, "ws", unit, ws[0], ws[1], Some(ws[2]));
+            let http = compare(&[&c.ours_http, &c.j_http, &c.a_http], f).await;
+            row(name, "http", unit, http[0], http[1], Some(http[2]));
         }
         if selected("sequential") {
             // The floor of a sequential WebSocket call: a bare tokio-tungstenite connection
@@ -794,13 +858,13 @@ fn main() {
             }
         }
         if selected("subscription") {
-            let subs = compare(&[&c.ours_ws, &c.j_ws], |p| async move { subscription(&p, sub_n).await }).await;
-            row("subscription", "ws", "notifs/s", Some(subs[0]), subs[1]);
+            let subs = compare(&[&c.ours_ws, &c.j_ws, &c.a_ws], |p| async move { subscription(&p, sub_n).await }).await;
+            row("subscription", "ws", "notifs/s", subs[0], subs[1], Some(subs[2]));
         }
         println!();
-        println!("client-side CPU time per operation (every thread but the server's, /proc schedstat; least over the rounds); ratio = jsonrpsee/peerwire (higher is better)");
-        println!("| workload | tr | per | peerwire | jsonrpsee | ratio |");
-        println!("|---|---|---|---|---|---|");
+        println!("client-side CPU time per operation (every thread but the server's, /proc schedstat; least over the rounds); ratio = least other / peerwire (higher is better)");
+        println!("| workload | tr | per | peerwire | jsonrpsee | alloy | ratio |");
+        println!("|---|---|---|---|---|---|---|");
         CPU_ROWS.with(|r| {
             for line in r.borrow().iter() {
                 println!("{line}");
@@ -809,10 +873,8 @@ fn main() {
         // Profiling aid (not in the default run): only peerwire's HTTP calls, for a heap
         // profiler attached to this process.
         if std::env::var("PEERWIRE_BENCH_ONLY").is_ok_and(|v| v == "http-calls") {
-            if let Some(p) = &c.ours_http {
-                for _ in 0..seq_n {
-                    p.fast().await;
-                }
+            for _ in 0..seq_n {
+                c.ours_http.fast().await;
             }
             return;
         }
@@ -822,7 +884,7 @@ fn main() {
             println!("| operation | peerwire ws | jsonrpsee ws | peerwire http | jsonrpsee http |");
             println!("|---|---|---|---|---|");
             let cell = |(a, b): (f64, f64)| format!("{a:.1} ({b:.0} B)");
-            let peers = [Some(&c.ours_ws), Some(&c.j_ws), c.ours_http.as_ref(), Some(&c.j_http)];
+            let peers = [Some(&c.ours_ws), Some(&c.j_ws), Some(&c.ours_http), Some(&c.j_http)];
             let mut line = String::from("| call (`fast`) |");
             for p in peers {
                 match p {
