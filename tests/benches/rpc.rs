@@ -547,6 +547,33 @@ async fn bare_ws_sequential(addr: std::net::SocketAddr, n: usize) -> Measure {
 // ---------------------------------------------------------------------------------------------
 // Slow subscriber and memory.
 
+/// The floor of a sequential HTTP call through reqwest: the same POST body each time, the
+/// answer's body read whole, no JSON-RPC work at all.
+async fn bare_http_sequential(addr: std::net::SocketAddr, n: usize) -> Measure {
+    let client = reqwest::Client::builder()
+        .http1_only()
+        .tcp_nodelay(true)
+        .build()
+        .expect("reqwest client");
+    let url = format!("http://{addr}");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"fast","params":[]}"#;
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = client
+            .post(url.as_str())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("bare post");
+        assert!(r.bytes().await.expect("bare body").len() > 20);
+        lat.push(t.elapsed());
+    }
+    summarize(n as f64, start.elapsed(), lat)
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -841,20 +868,30 @@ fn main() {
             // driven by the calling task itself (no background task, no id map, no JSON parse
             // beyond a length check).
             let mut floor: Option<Measure> = None;
+            let mut http_floor: Option<Measure> = None;
             for _ in 0..rounds() {
                 let cpu0 = client_cpu_ns();
                 let mut m = bare_ws_sequential(addr, seq_n).await;
                 m.cpu_ns = (client_cpu_ns() - cpu0) as f64 / m.ops;
                 floor = Some(best(floor, m));
+                let cpu0 = client_cpu_ns();
+                let mut m = bare_http_sequential(addr, seq_n).await;
+                m.cpu_ns = (client_cpu_ns() - cpu0) as f64 / m.ops;
+                http_floor = Some(best(http_floor, m));
             }
-            if let Some(f) = floor {
-                println!(
-                    "floor (bare tokio-tungstenite in the calling task, sequential): {:.0} calls/s, p50 {}, p99 {}, client CPU {:.2} µs per call",
-                    f.rate,
-                    fmt_dur(f.p50),
-                    fmt_dur(f.p99),
-                    f.cpu_ns / 1000.0
-                );
+            for (what, f) in [
+                ("bare tokio-tungstenite in the calling task", floor),
+                ("bare reqwest POST, body read whole", http_floor),
+            ] {
+                if let Some(f) = f {
+                    println!(
+                        "floor ({what}, sequential): {:.0} calls/s, p50 {}, p99 {}, client CPU {:.2} µs per call",
+                        f.rate,
+                        fmt_dur(f.p50),
+                        fmt_dur(f.p99),
+                        f.cpu_ns / 1000.0
+                    );
+                }
             }
         }
         if selected("subscription") {
